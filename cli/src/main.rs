@@ -1,0 +1,77 @@
+//! `abis`: the embedded single-node ABIS.
+//!
+//! Everything runs in this process on a local data directory (RocksDB + memory-mapped
+//! segments): no server to set up. `abis demo` is the guided tour; `generate`, `enroll`,
+//! `identify`, `verify` and `stats` are the building blocks.
+
+mod commands;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(name = "abis", version, about = "Automated Biometric Identification System (embedded single node)")]
+struct Cli {
+    /// Worker threads for search and generation (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Enrol a synthetic population, run a de-dup batch with planted duplicates, print a summary.
+    Demo(commands::demo::Args),
+    /// Write a synthetic population (or new captures of it) to a file.
+    Generate(commands::generate::Args),
+    /// Enrol every record of a population file.
+    Enroll(commands::enroll::Args),
+    /// Identify every record of a population file against the gallery (1:N).
+    Identify(commands::identify::Args),
+    /// Verify one record of a population file against an enrolled reference id (1:1).
+    Verify(commands::verify::Args),
+    /// Show the gallery's size and storage.
+    Stats(commands::stats::Args),
+}
+
+/// The data directory used when `--data-dir` is not given.
+pub fn default_data_dir(name: &str) -> PathBuf {
+    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("abis").join(name)
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ABIS_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Some(t) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global() {
+            eprintln!("error: cannot start {t} threads: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let result = match cli.command {
+        Command::Demo(a) => commands::demo::run(a),
+        Command::Generate(a) => commands::generate::run(a),
+        Command::Enroll(a) => commands::enroll::run(a),
+        Command::Identify(a) => commands::identify::run(a),
+        Command::Verify(a) => commands::verify::run(a),
+        Command::Stats(a) => commands::stats::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            // A user fault (bad input, unknown reference, bad data dir) exits 2; anything else 1.
+            let user = e.downcast_ref::<abis_engine::EngineError>().is_some_and(|e| e.is_user_fault());
+            ExitCode::from(if user { 2 } else { 1 })
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Typed configuration. The engine never reads files or the environment: binaries build these.
+
+use abis_matchers::iris::{IrisLayout, RotationSearch};
+
+/// The shape of a gallery's stored data. Fixed when the gallery is created and persisted with it;
+/// reopening with a different shape is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GalleryConfig {
+    /// Iris code layout of every iris template.
+    pub iris_layout: IrisLayout,
+    /// Face embedding dimension.
+    pub face_dim: usize,
+}
+
+impl Default for GalleryConfig {
+    /// Daugman 2,048-bit iris codes and 512-d face embeddings.
+    fn default() -> Self {
+        Self { iris_layout: IrisLayout::DAUGMAN_2048, face_dim: 512 }
+    }
+}
+
+/// Largest face dimension accepted.
+pub const MAX_FACE_DIM: usize = 4096;
+
+/// How the face modality's first pass is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceFirstPass {
+    /// Exhaustive exact f32 dot products (batched GEMM); no re-rank needed.
+    ExactF32,
+    /// i8 dot products over every record keep a shortlist, re-ranked with exact f32.
+    QuantisedI8,
+}
+
+/// Search behaviour; may differ between opens of the same gallery.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchConfig {
+    /// Iris rotation search (circular column shifts).
+    pub rotation: RotationSearch,
+    /// Face first pass.
+    pub face_first_pass: FaceFirstPass,
+    /// Safety margin (cosine units) on the i8 approximation: the i8 pass shortlists every record
+    /// whose approximate cosine is within this margin of the face candidate floor, and the exact
+    /// f32 re-rank keeps those truly above it. The i8 error of a 512-d unit-vector pair is below
+    /// 0.01, so 0.03 keeps recall against exhaustive f32 at the threshold at 100% in practice
+    /// (a test measures it).
+    pub face_margin: f32,
+    /// Most candidates a single modality passes to fusion per probe (the best ones by score);
+    /// the i8 face pass re-ranks up to four times as many.
+    pub modality_candidates: usize,
+    /// Gallery rows per parallel work item.
+    pub chunk_rows: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            rotation: RotationSearch::default(),
+            face_first_pass: FaceFirstPass::QuantisedI8,
+            face_margin: 0.03,
+            modality_candidates: 1024,
+            chunk_rows: 4096,
+        }
+    }
+}
+
+/// Everything [`crate::Engine::open`] needs.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Shape for a new gallery (default: [`GalleryConfig::default`]); an existing gallery keeps
+    /// its stored shape and refuses a different one.
+    pub gallery: Option<GalleryConfig>,
+    /// Search behaviour.
+    pub search: SearchConfig,
+    /// Score calibration.
+    pub calibration: crate::calibration::Calibration,
+    /// Skip fsync of the write-ahead log on insert. Only for throwaway benchmarks: with it set, an
+    /// acknowledged insert can be lost on power failure (not on a process crash).
+    pub unsafe_no_sync: bool,
+    /// Keep segments on the heap instead of memory-mapped files (rebuilt from RocksDB at open).
+    pub memory_segments: bool,
+}

@@ -1,0 +1,143 @@
+//! The gallery's segments: which modality positions exist and how a record becomes rows.
+
+use crate::config::GalleryConfig;
+use crate::error::{EngineError, Result};
+use crate::record::{Eye, Record};
+use crate::storage::{Backend, Segment, SegmentSpec};
+use abis_matchers::face;
+
+/// A searchable modality position; each has its own segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    /// Left iris.
+    IrisLeft,
+    /// Right iris.
+    IrisRight,
+    /// Face.
+    Face,
+}
+
+impl Modality {
+    /// Every modality, in segment order.
+    pub const ALL: [Modality; 3] = [Modality::IrisLeft, Modality::IrisRight, Modality::Face];
+
+    /// Stable name (segment file stem, metric label).
+    pub fn name(self) -> &'static str {
+        match self {
+            Modality::IrisLeft => "iris-left",
+            Modality::IrisRight => "iris-right",
+            Modality::Face => "face",
+        }
+    }
+
+    /// The iris eye, for iris modalities.
+    pub fn eye(self) -> Option<Eye> {
+        match self {
+            Modality::IrisLeft => Some(Eye::Left),
+            Modality::IrisRight => Some(Eye::Right),
+            Modality::Face => None,
+        }
+    }
+
+    /// Index into segment arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether a record carries this modality.
+    pub fn present_in(self, record: &Record) -> bool {
+        match self.eye() {
+            Some(eye) => record.iris(eye).is_some(),
+            None => record.face.is_some(),
+        }
+    }
+}
+
+/// Face segment columns.
+pub(crate) const FACE_F32: usize = 0;
+pub(crate) const FACE_I8: usize = 1;
+
+/// The segment spec of a modality for a gallery shape.
+pub fn spec(modality: Modality, shape: &GalleryConfig) -> SegmentSpec {
+    match modality {
+        Modality::IrisLeft | Modality::IrisRight => {
+            let l = shape.iris_layout;
+            SegmentSpec {
+                name: modality.name().into(),
+                columns: vec![l.row_bytes()],
+                kind: crc32fast::hash(format!("iris:{}x{}x{}", l.rows(), l.cols(), l.bits_per_cell()).as_bytes()),
+            }
+        }
+        Modality::Face => SegmentSpec {
+            name: modality.name().into(),
+            columns: vec![face::padded_stride(shape.face_dim * 4), face::padded_stride(shape.face_dim)],
+            kind: crc32fast::hash(format!("face:{}", shape.face_dim).as_bytes()),
+        },
+    }
+}
+
+/// Encodes a record's template for one modality into row buffers (reused across calls) and
+/// appends it to the segment. Records without the modality are skipped.
+pub struct RowWriter {
+    shape: GalleryConfig,
+    iris_row: Vec<u8>,
+    face_f32: Vec<u8>,
+    face_i8: Vec<u8>,
+    quantised: Vec<i8>,
+}
+
+impl RowWriter {
+    /// Buffers for a gallery shape.
+    pub fn new(shape: GalleryConfig) -> Self {
+        Self {
+            shape,
+            iris_row: vec![0; shape.iris_layout.row_bytes()],
+            face_f32: vec![0; face::padded_stride(shape.face_dim * 4)],
+            face_i8: vec![0; face::padded_stride(shape.face_dim)],
+            quantised: vec![0; shape.face_dim],
+        }
+    }
+
+    /// Appends `record`'s template of `modality` (if it has one) to `segment` under `slot`.
+    pub fn append(&mut self, segment: &mut Segment, modality: Modality, slot: u32, record: &Record) -> Result<()> {
+        match modality.eye() {
+            Some(eye) => {
+                if let Some(iris) = record.iris(eye) {
+                    self.shape
+                        .iris_layout
+                        .encode_row(&iris.code, &iris.mask, &mut self.iris_row)
+                        .map_err(|e| EngineError::template(modality.name(), e))?;
+                    segment.append(slot, 0.0, &[&self.iris_row])?;
+                }
+            }
+            None => {
+                if let Some(f) = &record.face {
+                    for (dst, v) in self.face_f32.chunks_exact_mut(4).zip(&f.embedding) {
+                        dst.copy_from_slice(&v.to_le_bytes());
+                    }
+                    let scale = face::quantise_i8(&f.embedding, &mut self.quantised);
+                    for (dst, q) in self.face_i8.iter_mut().zip(&self.quantised) {
+                        *dst = *q as u8;
+                    }
+                    segment.append(slot, scale, &[&self.face_f32, &self.face_i8])?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens (or creates) nothing: returns the segment specs of a shape, in [`Modality::ALL`] order.
+pub fn specs(shape: &GalleryConfig) -> Vec<SegmentSpec> {
+    Modality::ALL.iter().map(|m| spec(*m, shape)).collect()
+}
+
+/// The backend for a data directory.
+pub fn backend(dir: &std::path::Path, memory: bool) -> Backend {
+    if memory {
+        Backend::Memory
+    } else {
+        Backend::Mmap(dir.join("segments"))
+    }
+}

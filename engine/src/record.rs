@@ -1,0 +1,206 @@
+//! The record model: one enrolled person.
+//!
+//! A record is a reference id plus whatever biometrics were captured: up to ten fingers (ISO
+//! finger positions 1..=10), up to two irises (left, right) and at most one face. Any modality may
+//! be missing (amputees, eye conditions, a capture that failed), but a record carries at least one
+//! template. Validation against the gallery's configuration ([`crate::GalleryConfig`]) happens
+//! before anything is stored, so a bad template never reaches disk.
+
+use crate::config::GalleryConfig;
+use crate::error::{EngineError, Result};
+use serde::{Deserialize, Serialize};
+
+/// Longest reference id accepted, in bytes (MOSIP's are UUIDs, 36 bytes).
+pub const MAX_REFERENCE_ID_BYTES: usize = 64;
+
+/// An opaque reference id: 1..=64 bytes of UTF-8. Not required to be a well-formed UUID.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ReferenceId(String);
+
+impl ReferenceId {
+    /// Validates and wraps a reference id.
+    pub fn new(id: impl Into<String>) -> Result<Self> {
+        let id = id.into();
+        if id.is_empty() {
+            return Err(EngineError::InvalidReferenceId("empty".into()));
+        }
+        if id.len() > MAX_REFERENCE_ID_BYTES {
+            return Err(EngineError::InvalidReferenceId(format!(
+                "{} bytes, at most {MAX_REFERENCE_ID_BYTES} allowed",
+                id.len()
+            )));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(EngineError::InvalidReferenceId("contains control characters".into()));
+        }
+        Ok(Self(id))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ReferenceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which eye an iris template was captured from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Eye {
+    /// The subject's left eye.
+    Left,
+    /// The subject's right eye.
+    Right,
+}
+
+impl Eye {
+    /// Both eyes, left first.
+    pub const BOTH: [Eye; 2] = [Eye::Left, Eye::Right];
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Eye::Left => "left",
+            Eye::Right => "right",
+        }
+    }
+}
+
+/// An iris code and its mask in the gallery's layout ([`abis_matchers::iris::IrisLayout`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IrisTemplate {
+    /// Which eye.
+    pub eye: Eye,
+    /// Code bits, MSB first, `layout.code_bytes()` long.
+    pub code: Vec<u8>,
+    /// Mask bits (1 = valid), same length as the code.
+    pub mask: Vec<u8>,
+}
+
+/// A face embedding of the gallery's dimension. Stored L2-normalised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceTemplate {
+    /// The embedding.
+    pub embedding: Vec<f32>,
+}
+
+/// Kind of a minutia, as ISO/IEC 19794-2 codes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MinutiaKind {
+    /// Type not reported.
+    Other,
+    /// A ridge ending.
+    RidgeEnding,
+    /// A ridge bifurcation.
+    Bifurcation,
+}
+
+/// One minutia at 500 ppi pixel coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Minutia {
+    /// Column, pixels.
+    pub x: u16,
+    /// Row, pixels.
+    pub y: u16,
+    /// Direction in units of 360/256 degrees (ISO 19794-2:2005 resolution).
+    pub angle: u8,
+    /// Ending, bifurcation or unknown.
+    pub kind: MinutiaKind,
+    /// Quality 0..=100 (0 = not reported).
+    pub quality: u8,
+}
+
+/// A finger's minutiae. Stored with the record; the finger matcher and its 1:N index are the
+/// fingerprint modality's work and are not part of this engine version's search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FingerTemplate {
+    /// ISO finger position, 1 (right thumb) ..= 10 (left little).
+    pub position: u8,
+    /// The minutiae.
+    pub minutiae: Vec<Minutia>,
+}
+
+/// Most minutiae accepted per finger (ISO 19794-2 counts them in one byte).
+pub const MAX_MINUTIAE: usize = 255;
+
+/// One person's biometrics under a reference id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Who this is, in the caller's id space.
+    pub reference_id: ReferenceId,
+    /// Up to ten fingers, distinct positions.
+    pub fingers: Vec<FingerTemplate>,
+    /// Up to two irises, distinct eyes.
+    pub irises: Vec<IrisTemplate>,
+    /// At most one face.
+    pub face: Option<FaceTemplate>,
+}
+
+impl Record {
+    /// A record with no templates yet.
+    pub fn new(reference_id: ReferenceId) -> Self {
+        Self { reference_id, fingers: Vec::new(), irises: Vec::new(), face: None }
+    }
+
+    /// The iris of one eye, if captured.
+    pub fn iris(&self, eye: Eye) -> Option<&IrisTemplate> {
+        self.irises.iter().find(|i| i.eye == eye)
+    }
+
+    /// Checks every template against the gallery configuration and normalises the face
+    /// embedding in place. Nothing is stored by this call; the engine calls it before storing.
+    pub fn validate_and_normalise(&mut self, config: &GalleryConfig) -> Result<()> {
+        if self.fingers.is_empty() && self.irises.is_empty() && self.face.is_none() {
+            return Err(EngineError::InvalidRequest(format!(
+                "record {} carries no template",
+                self.reference_id
+            )));
+        }
+        self.validate_fingers()?;
+        if self.irises.len() > 2 {
+            return Err(EngineError::template("iris", format!("{} irises, at most 2", self.irises.len())));
+        }
+        for (i, iris) in self.irises.iter().enumerate() {
+            let name = format!("iris {}", iris.eye.name());
+            if self.irises[..i].iter().any(|o| o.eye == iris.eye) {
+                return Err(EngineError::template(name, "eye given twice"));
+            }
+            config.iris_layout.check(&iris.code, &iris.mask).map_err(|e| EngineError::template(name, e))?;
+        }
+        if let Some(face) = &mut self.face {
+            abis_matchers::face::check_embedding(&face.embedding, config.face_dim)
+                .and_then(|()| abis_matchers::face::l2_normalise(&mut face.embedding))
+                .map_err(|e| EngineError::template("face", e))?;
+        }
+        Ok(())
+    }
+
+    fn validate_fingers(&self) -> Result<()> {
+        if self.fingers.len() > 10 {
+            return Err(EngineError::template("finger", format!("{} fingers, at most 10", self.fingers.len())));
+        }
+        for (i, finger) in self.fingers.iter().enumerate() {
+            let name = format!("finger {}", finger.position);
+            if !(1..=10).contains(&finger.position) {
+                return Err(EngineError::template(name, "position must be 1..=10"));
+            }
+            if self.fingers[..i].iter().any(|o| o.position == finger.position) {
+                return Err(EngineError::template(name, "position given twice"));
+            }
+            if finger.minutiae.len() > MAX_MINUTIAE {
+                return Err(EngineError::template(
+                    name,
+                    format!("{} minutiae, at most {MAX_MINUTIAE}", finger.minutiae.len()),
+                ));
+            }
+            if finger.minutiae.iter().any(|m| m.quality > 100) {
+                return Err(EngineError::template(name, "minutia quality above 100"));
+            }
+        }
+        Ok(())
+    }
+}

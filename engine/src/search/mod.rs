@@ -1,0 +1,179 @@
+//! 1:N identification and 1:1 verification.
+//!
+//! Identify is a two-stage plan per batch of probes:
+//! 1. **First pass, per modality** ([`iris`], [`face`]): every gallery row of the modality is
+//!    compared with every probe in block kernels, in parallel over row chunks (rayon). Each
+//!    modality keeps the records whose score could still lift the record over the decision
+//!    threshold once fused ([`crate::fusion::candidate_floor`]); face runs on i8 and re-ranks its
+//!    shortlist with exact f32.
+//! 2. **Fusion** ([`candidates`]): for the union of candidates, every modality the probe and the
+//!    record share is scored exactly, calibrated to an FMR and fused; records at or above the
+//!    threshold are returned, best first.
+//!
+//! The search is exhaustive over the live gallery: a result always covers every record, and an
+//! engine that cannot vouch for that (a segment that failed to take rows) refuses to answer.
+
+mod candidates;
+mod face;
+mod iris;
+mod verify;
+
+use crate::engine::{Engine, Inner};
+use crate::error::{EngineError, Result};
+use crate::fusion;
+use crate::gallery::Modality;
+use crate::record::{Record, ReferenceId};
+use abis_matchers::SimdLevel;
+
+pub use verify::VerifyResult;
+
+/// How the decision threshold is set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// Target false-positive identification rate for this gallery: the threshold score is
+    /// `-log10(FPIR / N)` for a gallery of N records.
+    Fpir(f64),
+    /// A fixed calibrated (fused) score.
+    Score(f64),
+}
+
+/// An identify request's parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IdentifyRequest {
+    /// Most candidates returned per probe.
+    pub max_results: usize,
+    /// Decision threshold.
+    pub threshold: Threshold,
+}
+
+impl Default for IdentifyRequest {
+    /// 30 results at FPIR 1 in 1,000 (MOSIP's defaults: maxResults 30, targetFPIR 30).
+    fn default() -> Self {
+        Self { max_results: 30, threshold: Threshold::Fpir(1e-3) }
+    }
+}
+
+/// One modality's contribution to a candidate's score.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ModalityScore {
+    /// Which modality.
+    pub modality: Modality,
+    /// Raw value: normalised Hamming distance (iris) or cosine (face).
+    pub raw: f64,
+    /// Calibrated score, `-log10(FMR)`.
+    pub score: f64,
+}
+
+/// A gallery record that matches a probe.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Candidate {
+    /// The record's reference id.
+    pub reference_id: ReferenceId,
+    /// Fused calibrated score, `-log10` of the combined FMR.
+    pub fused_score: f64,
+    /// Per-modality scores.
+    pub scores: Vec<ModalityScore>,
+}
+
+/// The answer for one probe.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IdentifyResult {
+    /// Candidates at or above the threshold, best first, at most `max_results`.
+    pub candidates: Vec<Candidate>,
+    /// The threshold applied (fused score).
+    pub threshold: f64,
+    /// Live records searched; always the whole gallery (see the module docs).
+    pub records_searched: u64,
+}
+
+/// A probe after validation, with what every pass needs.
+pub(crate) struct PreparedProbe {
+    pub(crate) record: Record,
+    pub(crate) iris: [Option<abis_matchers::iris::PreparedProbe>; 2],
+    /// Floor for a single modality's score to make the record a candidate.
+    pub(crate) floor: f64,
+}
+
+impl Engine {
+    /// Identifies one probe; see [`Engine::identify_batch`].
+    pub fn identify(&self, probe: &Record, request: &IdentifyRequest) -> Result<IdentifyResult> {
+        Ok(self.identify_batch(std::slice::from_ref(probe), request)?.remove(0))
+    }
+
+    /// Identifies a batch of probes against the whole gallery. A probe's own reference id is
+    /// never returned as its candidate (so insert-then-identify de-dup works).
+    pub fn identify_batch(&self, probes: &[Record], request: &IdentifyRequest) -> Result<Vec<IdentifyResult>> {
+        if request.max_results == 0 {
+            return Err(EngineError::InvalidRequest("max_results must be at least 1".into()));
+        }
+        let inner = self.read();
+        inner.check_searchable()?;
+        let threshold = match request.threshold {
+            Threshold::Fpir(f) if f > 0.0 && f < 1.0 => fusion::identify_threshold(f, inner.live),
+            Threshold::Fpir(f) => return Err(EngineError::InvalidRequest(format!("FPIR {f} outside (0, 1)"))),
+            Threshold::Score(s) if s.is_finite() && s >= 0.0 => s,
+            Threshold::Score(s) => return Err(EngineError::InvalidRequest(format!("threshold score {s} invalid"))),
+        };
+        let prepared = probes.iter().map(|p| inner.prepare(p, threshold)).collect::<Result<Vec<_>>>()?;
+        let level = SimdLevel::get();
+        let mut shortlist: Vec<Vec<u32>> = vec![Vec::new(); prepared.len()];
+        for m in [Modality::IrisLeft, Modality::IrisRight] {
+            for (probe, slots) in iris::first_pass(&inner, m, &prepared, level)? {
+                shortlist[probe].extend(slots);
+            }
+        }
+        for (probe, slots) in face::first_pass(&inner, &prepared, level)? {
+            shortlist[probe].extend(slots);
+        }
+        prepared
+            .iter()
+            .zip(shortlist)
+            .map(|(p, slots)| {
+                let candidates = candidates::fuse_and_rank(&inner, p, slots, threshold, request.max_results, level)?;
+                Ok(IdentifyResult { candidates, threshold, records_searched: inner.live })
+            })
+            .collect()
+    }
+}
+
+impl Inner {
+    fn prepare(&self, probe: &Record, threshold: f64) -> Result<PreparedProbe> {
+        let mut record = probe.clone();
+        record.validate_and_normalise(&self.shape)?;
+        let mut iris = [None, None];
+        for m in [Modality::IrisLeft, Modality::IrisRight] {
+            if let Some(t) = m.eye().and_then(|e| record.iris(e)) {
+                let p = abis_matchers::iris::PreparedProbe::new(&self.shape.iris_layout, &t.code, &t.mask, &self.search.rotation)
+                    .map_err(|e| EngineError::template(m.name(), e))?;
+                iris[m.index()] = Some(p);
+            }
+        }
+        let comparisons = Modality::ALL.iter().filter(|m| m.present_in(&record)).count();
+        if comparisons == 0 {
+            return Err(EngineError::InvalidRequest(format!(
+                "probe {} has no searchable template (iris or face)",
+                record.reference_id
+            )));
+        }
+        let floor = fusion::candidate_floor(threshold, comparisons);
+        Ok(PreparedProbe { record, iris, floor })
+    }
+}
+
+/// Reinterprets 64-byte aligned little-endian f32 rows. Segments always satisfy the alignment;
+/// anything else is a bug, reported as corruption rather than undefined behaviour.
+pub(crate) fn as_f32(bytes: &[u8]) -> Result<&[f32]> {
+    // SAFETY: every bit pattern is a valid f32, and `align_to` only yields the middle slice at a
+    // correctly aligned address with a length of whole f32s.
+    let (head, body, tail) = unsafe { bytes.align_to::<f32>() };
+    if !head.is_empty() || !tail.is_empty() {
+        return Err(EngineError::corruption("face segment", "f32 rows are not 4-byte aligned"));
+    }
+    Ok(body)
+}
+
+/// Reinterprets bytes as i8.
+pub(crate) fn as_i8(bytes: &[u8]) -> &[i8] {
+    // SAFETY: u8 and i8 have the same size, alignment and validity.
+    unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<i8>(), bytes.len()) }
+}

@@ -1,0 +1,161 @@
+//! The source of truth: RocksDB.
+//!
+//! Column families:
+//! - `meta`: format version, gallery shape, next slot, expected rows per segment;
+//! - `ids`: reference id -> slot (u32 big-endian);
+//! - `records`: slot (big-endian, so iteration is in slot order) -> encoded record;
+//! - `tombstones`: slots deleted since the last compaction, whose rows may still sit in segments.
+//!
+//! Every change is one atomic `WriteBatch`, written with `sync = true` (the WAL is fsynced) before
+//! the caller acknowledges anything.
+
+use super::codec;
+use crate::error::{EngineError, Result};
+use crate::record::{Record, ReferenceId};
+use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use std::path::Path;
+
+const CF_META: &str = "meta";
+const CF_IDS: &str = "ids";
+const CF_RECORDS: &str = "records";
+const CF_TOMBSTONES: &str = "tombstones";
+const CFS: [&str; 4] = [CF_META, CF_IDS, CF_RECORDS, CF_TOMBSTONES];
+
+/// RocksDB handle with the engine's key spaces.
+pub struct Store {
+    db: DB,
+    sync: bool,
+}
+
+/// Changes committed together.
+pub struct StoreBatch {
+    batch: WriteBatch,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database under `path`.
+    pub fn open(path: &Path, sync: bool) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        let cfs = CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Self { db, sync })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("column families are created at open")
+    }
+
+    /// A new, empty batch.
+    pub fn batch(&self) -> StoreBatch {
+        StoreBatch { batch: WriteBatch::default() }
+    }
+
+    /// Commits a batch atomically and durably.
+    pub fn commit(&self, batch: StoreBatch) -> Result<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync);
+        self.db.write_opt(batch.batch, &wo)?;
+        Ok(())
+    }
+
+    /// A metadata value.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(CF_META), key)?)
+    }
+
+    /// A metadata value read as u64 (0 when absent).
+    pub fn meta_u64(&self, key: &str) -> Result<u64> {
+        match self.meta(key)? {
+            None => Ok(0),
+            Some(v) => v
+                .as_slice()
+                .try_into()
+                .map(u64::from_le_bytes)
+                .map_err(|_| EngineError::corruption("meta", format!("{key} is {} bytes", v.len()))),
+        }
+    }
+
+    /// The slot of a reference id.
+    pub fn slot_of(&self, id: &ReferenceId) -> Result<Option<u32>> {
+        match self.db.get_cf(self.cf(CF_IDS), id.as_str())? {
+            None => Ok(None),
+            Some(v) => Ok(Some(decode_slot(&v)?)),
+        }
+    }
+
+    /// The record in a slot.
+    pub fn record(&self, slot: u32) -> Result<Option<Record>> {
+        self.db.get_cf(self.cf(CF_RECORDS), slot.to_be_bytes())?.map(|v| codec::decode(&v)).transpose()
+    }
+
+    /// Every record with slot >= `from`, in slot order.
+    pub fn records_from(&self, from: u32) -> impl Iterator<Item = Result<(u32, Record)>> + '_ {
+        let start = from.to_be_bytes();
+        self.db
+            .iterator_cf(self.cf(CF_RECORDS), IteratorMode::From(&start, rocksdb::Direction::Forward))
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((decode_slot(&k)?, codec::decode(&v)?))
+            })
+    }
+
+    /// Every tombstoned slot.
+    pub fn tombstones(&self) -> Result<Vec<u32>> {
+        self.db
+            .iterator_cf(self.cf(CF_TOMBSTONES), IteratorMode::Start)
+            .map(|item| decode_slot(&item?.0))
+            .collect()
+    }
+
+    /// Number of reference ids enrolled (a full count over `ids`).
+    pub fn count_ids(&self) -> Result<u64> {
+        let mut n = 0;
+        for item in self.db.iterator_cf(self.cf(CF_IDS), IteratorMode::Start) {
+            item?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Flushes memtables to SST files (used before a clean close and by compaction).
+    pub fn flush(&self) -> Result<()> {
+        for cf in CFS {
+            self.db.flush_cf(self.cf(cf))?;
+        }
+        Ok(())
+    }
+}
+
+impl StoreBatch {
+    /// Sets a metadata value.
+    pub fn put_meta(&mut self, store: &Store, key: &str, value: &[u8]) {
+        self.batch.put_cf(store.cf(CF_META), key, value);
+    }
+
+    /// Enrols a record in a slot.
+    pub fn put_record(&mut self, store: &Store, slot: u32, record: &Record) {
+        self.batch.put_cf(store.cf(CF_IDS), record.reference_id.as_str(), slot.to_be_bytes());
+        self.batch.put_cf(store.cf(CF_RECORDS), slot.to_be_bytes(), codec::encode(record));
+    }
+
+    /// Deletes a record and leaves a tombstone for its segment rows.
+    pub fn delete_record(&mut self, store: &Store, id: &ReferenceId, slot: u32) {
+        self.batch.delete_cf(store.cf(CF_IDS), id.as_str());
+        self.batch.delete_cf(store.cf(CF_RECORDS), slot.to_be_bytes());
+        self.batch.put_cf(store.cf(CF_TOMBSTONES), slot.to_be_bytes(), []);
+    }
+
+    /// Removes a tombstone (its rows are gone from every segment).
+    pub fn clear_tombstone(&mut self, store: &Store, slot: u32) {
+        self.batch.delete_cf(store.cf(CF_TOMBSTONES), slot.to_be_bytes());
+    }
+}
+
+fn decode_slot(b: &[u8]) -> Result<u32> {
+    b.try_into()
+        .map(u32::from_be_bytes)
+        .map_err(|_| EngineError::corruption("ids", format!("slot key of {} bytes", b.len())))
+}

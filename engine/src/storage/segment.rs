@@ -1,0 +1,254 @@
+//! A segment: the rows of one modality position (e.g. left iris), as parallel columns plus a
+//! per-row metadata column, with a slot -> row map.
+//!
+//! Segments are derived data. RocksDB is the source of truth; a segment only makes search a
+//! linear walk over contiguous memory. Each row's metadata holds the record's slot, one auxiliary
+//! float (the i8 scale of a face row) and a CRC-32 of the row's bytes in every column, so damage
+//! anywhere in a segment is detected on open and the segment is rebuilt.
+
+use super::column::{ColumnRead, ColumnWrite, MemColumn};
+use super::mmap::MmapColumn;
+use crate::error::{EngineError, Result};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Bytes of one row's metadata.
+pub const META_BYTES: usize = 16;
+const NO_ROW: u32 = u32::MAX;
+
+/// Where segment columns live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// Memory-mapped files in this directory (the default; survives restarts).
+    Mmap(PathBuf),
+    /// The heap; rebuilt from RocksDB at every open.
+    Memory,
+}
+
+/// What a segment holds: a name (file stem), the row width of each column, and a kind tag
+/// written into every file header so files are never mixed up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentSpec {
+    /// File stem, e.g. `iris-left`.
+    pub name: String,
+    /// Row bytes of each column.
+    pub columns: Vec<usize>,
+    /// Kind tag (also encodes the shape, e.g. the layout or dimension).
+    pub kind: u32,
+}
+
+/// One row's metadata.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowMeta {
+    /// The record's dense slot.
+    pub slot: u32,
+    /// Per-row auxiliary value (face: the i8 quantisation scale).
+    pub aux: f32,
+    /// CRC-32 over the row's bytes in every column, in column order.
+    pub crc: u32,
+}
+
+impl RowMeta {
+    fn encode(&self) -> [u8; META_BYTES] {
+        let mut b = [0u8; META_BYTES];
+        b[0..4].copy_from_slice(&self.slot.to_le_bytes());
+        b[4..8].copy_from_slice(&self.aux.to_le_bytes());
+        b[8..12].copy_from_slice(&self.crc.to_le_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> Self {
+        let word = |i: usize| <[u8; 4]>::try_from(&b[i..i + 4]).expect("4 bytes");
+        Self { slot: u32::from_le_bytes(word(0)), aux: f32::from_le_bytes(word(4)), crc: u32::from_le_bytes(word(8)) }
+    }
+}
+
+type Col = Box<dyn ColumnWrite>;
+
+/// A modality position's rows.
+pub struct Segment {
+    spec: SegmentSpec,
+    columns: Vec<Col>,
+    meta: Col,
+    slot_rows: Vec<u32>,
+}
+
+impl Segment {
+    /// Creates an empty segment (truncating existing files). With `tmp`, the files get a `.tmp`
+    /// suffix and [`Segment::promote`] later renames them over the live ones.
+    pub fn create(backend: &Backend, spec: &SegmentSpec, tmp: bool) -> Result<Self> {
+        let mut columns: Vec<Col> = Vec::with_capacity(spec.columns.len());
+        let meta: Col = match backend {
+            Backend::Memory => {
+                for &w in &spec.columns {
+                    columns.push(Box::new(MemColumn::new(w)));
+                }
+                Box::new(MemColumn::new(META_BYTES))
+            }
+            Backend::Mmap(dir) => {
+                for (i, &w) in spec.columns.iter().enumerate() {
+                    columns.push(Box::new(MmapColumn::create(&column_path(dir, spec, Some(i), tmp), w, spec.kind)?));
+                }
+                Box::new(MmapColumn::create(&column_path(dir, spec, None, tmp), META_BYTES, spec.kind)?)
+            }
+        };
+        Ok(Self { spec: spec.clone(), columns, meta, slot_rows: Vec::new() })
+    }
+
+    /// Opens a segment and verifies every row's checksum. Missing files, damaged headers,
+    /// columns of unequal length or a checksum mismatch are [`EngineError::DataCorruption`]
+    /// (the caller rebuilds). The memory backend always opens empty.
+    pub fn open(backend: &Backend, spec: &SegmentSpec) -> Result<Self> {
+        let dir = match backend {
+            Backend::Memory => return Self::create(backend, spec, false),
+            Backend::Mmap(dir) => dir,
+        };
+        let mut columns: Vec<Col> = Vec::with_capacity(spec.columns.len());
+        for (i, &w) in spec.columns.iter().enumerate() {
+            columns.push(Box::new(open_existing(&column_path(dir, spec, Some(i), false), w, spec.kind)?));
+        }
+        let meta: Col = Box::new(open_existing(&column_path(dir, spec, None, false), META_BYTES, spec.kind)?);
+        let mut seg = Self { spec: spec.clone(), columns, meta, slot_rows: Vec::new() };
+        seg.verify()?;
+        seg.index_slots()?;
+        Ok(seg)
+    }
+
+    fn verify(&self) -> Result<()> {
+        let rows = self.meta.len();
+        if let Some(c) = self.columns.iter().find(|c| c.len() != rows) {
+            return Err(EngineError::corruption(
+                &self.spec.name,
+                format!("column holds {} rows, metadata {rows}", c.len()),
+            ));
+        }
+        let bad = (0..rows).into_par_iter().find_any(|&i| self.row_crc(i) != self.meta(i).crc);
+        match bad {
+            Some(i) => Err(EngineError::corruption(&self.spec.name, format!("row {i} fails its checksum"))),
+            None => Ok(()),
+        }
+    }
+
+    fn index_slots(&mut self) -> Result<()> {
+        self.slot_rows.clear();
+        for i in 0..self.len() {
+            let slot = self.meta(i).slot;
+            if self.last_slot_before(i).is_some_and(|prev| prev >= slot) {
+                return Err(EngineError::corruption(&self.spec.name, format!("row {i}: slots out of order")));
+            }
+            self.map_slot(slot, i);
+        }
+        Ok(())
+    }
+
+    fn last_slot_before(&self, i: usize) -> Option<u32> {
+        i.checked_sub(1).map(|j| self.meta(j).slot)
+    }
+
+    fn map_slot(&mut self, slot: u32, row: usize) {
+        let s = slot as usize;
+        if s >= self.slot_rows.len() {
+            self.slot_rows.resize(s + 1, NO_ROW);
+        }
+        self.slot_rows[s] = row as u32;
+    }
+
+    fn row_crc(&self, i: usize) -> u32 {
+        let mut h = crc32fast::Hasher::new();
+        for c in &self.columns {
+            h.update(c.row(i));
+        }
+        h.finalize()
+    }
+
+    /// Appends one row: one slice per column (each exactly that column's row width). Slots must
+    /// be appended in increasing order.
+    pub fn append(&mut self, slot: u32, aux: f32, rows: &[&[u8]]) -> Result<()> {
+        debug_assert_eq!(rows.len(), self.columns.len());
+        debug_assert!(self.last_slot().is_none_or(|s| s < slot), "slots are appended in order");
+        let mut h = crc32fast::Hasher::new();
+        for (c, r) in self.columns.iter_mut().zip(rows) {
+            h.update(r);
+            c.append(r)?;
+        }
+        let row = self.len();
+        self.meta.append(&RowMeta { slot, aux, crc: h.finalize() }.encode())?;
+        self.map_slot(slot, row);
+        Ok(())
+    }
+
+    /// Renames a segment created with `tmp` over the live files (mmap backend).
+    pub fn promote(&self, backend: &Backend) -> Result<()> {
+        if let Backend::Mmap(dir) = backend {
+            self.flush()?;
+            let names: Vec<Option<usize>> = (0..self.columns.len()).map(Some).chain([None]).collect();
+            for i in names {
+                let from = column_path(dir, &self.spec, i, true);
+                let to = column_path(dir, &self.spec, i, false);
+                std::fs::rename(&from, &to).map_err(|e| EngineError::io(&to, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes every column.
+    pub fn flush(&self) -> Result<()> {
+        self.columns.iter().try_for_each(|c| c.flush())?;
+        self.meta.flush()
+    }
+
+    /// The segment's spec.
+    pub fn spec(&self) -> &SegmentSpec {
+        &self.spec
+    }
+
+    /// Rows held (including rows of records deleted since the last compaction).
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// True when the segment holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Column `i`, for scanning.
+    pub fn column(&self, i: usize) -> &dyn ColumnRead {
+        self.columns[i].as_ref()
+    }
+
+    /// Row `i`'s metadata.
+    pub fn meta(&self, i: usize) -> RowMeta {
+        RowMeta::decode(self.meta.row(i))
+    }
+
+    /// The row holding `slot`, if any.
+    pub fn row_of(&self, slot: u32) -> Option<usize> {
+        self.slot_rows.get(slot as usize).filter(|&&r| r != NO_ROW).map(|&r| r as usize)
+    }
+
+    /// The slot of the last row.
+    pub fn last_slot(&self) -> Option<u32> {
+        self.len().checked_sub(1).map(|i| self.meta(i).slot)
+    }
+}
+
+fn open_existing(path: &Path, row_bytes: usize, kind: u32) -> Result<MmapColumn> {
+    if !path.exists() {
+        return Err(EngineError::corruption(path.display().to_string(), "file missing"));
+    }
+    MmapColumn::open(path, row_bytes, kind)
+}
+
+fn column_path(dir: &Path, spec: &SegmentSpec, column: Option<usize>, tmp: bool) -> PathBuf {
+    let stem = match column {
+        Some(i) => format!("{}.c{i}.seg", spec.name),
+        None => format!("{}.meta.seg", spec.name),
+    };
+    dir.join(if tmp { format!("{stem}.tmp") } else { stem })
+}
+
+/// The files of a segment (for tests and operators).
+pub fn segment_files(dir: &Path, spec: &SegmentSpec) -> Vec<PathBuf> {
+    (0..spec.columns.len()).map(Some).chain([None]).map(|c| column_path(dir, spec, c, false)).collect()
+}
