@@ -8,8 +8,13 @@ Run by `abis-bench face-batch` on the same gallery and probes as its own f32 and
 Both files are raw little-endian float32, row-major, `dim` floats per row. The script builds an
 IndexFlatIP over the gallery, runs one warm-up search, then times `index.search(probes, k)`
 `reps` times and prints one JSON object: {"median_s", "records", "probes", "k", "faiss_version",
-"openblas_env"}. Only the search is timed (it includes FAISS's own top-k selection); loading and
-adding the gallery are not.
+"blas_threshold", "openblas_env"}. Only the search is timed (it includes FAISS's own top-k
+selection); loading and adding the gallery are not.
+
+`--blas-threshold N` sets faiss.cvar.distance_compute_blas_threshold: batches of at least N
+queries go through BLAS sgemm plus a heap per query, smaller ones through FAISS's own SIMD loop
+(one query against every row). FAISS 1.15's default is 128,000, so a 64-query batch takes the SIMD
+loop unless the threshold is lowered (older releases defaulted to 20). abis-bench runs both.
 
 Install the peer with: pip install faiss-cpu numpy
 
@@ -51,9 +56,13 @@ def main():
     ap.add_argument("--dim", type=int, required=True)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--blas-threshold", type=int, default=None,
+                    help="faiss.cvar.distance_compute_blas_threshold (default: FAISS's own)")
     args = ap.parse_args()
 
     faiss.omp_set_num_threads(1)
+    if args.blas_threshold is not None:
+        faiss.cvar.distance_compute_blas_threshold = args.blas_threshold
     gallery = load(args.gallery, args.dim)
     probes = load(args.probes, args.dim)
     index = faiss.IndexFlatIP(args.dim)
@@ -72,6 +81,7 @@ def main():
         "probes": int(probes.shape[0]),
         "k": args.k,
         "faiss_version": faiss.__version__,
+        "blas_threshold": int(faiss.cvar.distance_compute_blas_threshold),
         "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")},
     }))
 

@@ -36,6 +36,8 @@ enum Command {
     Verify(commands::verify::Args),
     /// Show the gallery's size and storage.
     Stats(commands::stats::Args),
+    /// Accuracy evaluations on real data (`abis eval fvc`).
+    Eval(commands::eval::Args),
 }
 
 /// The data directory used when `--data-dir` is not given.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Identify(a) => commands::identify::run(a),
         Command::Verify(a) => commands::verify::run(a),
         Command::Stats(a) => commands::stats::run(a),
+        Command::Eval(a) => commands::eval::run(a),
     };
     match result {
         Ok(code) => code,

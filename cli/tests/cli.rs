@@ -99,7 +99,7 @@ fn bad_data_dir_and_unknown_reference_are_clear_errors() {
     std::fs::write(&not_dir, b"hello").unwrap();
     let out = abis().args(["stats", "--data-dir"]).arg(&not_dir).output().unwrap();
     assert!(!out.status.success());
-    let out = abis().args(["demo", "--people", "10", "--data-dir"]).arg(&not_dir).output().unwrap();
+    let out = abis().args(["demo", "--people", "10", "--duplicates", "2", "--new-people", "2", "--data-dir"]).arg(&not_dir).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a directory"), "{err}");

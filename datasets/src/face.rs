@@ -35,7 +35,11 @@ pub struct FaceParams {
 impl Default for FaceParams {
     /// The calibrated parameters (module docs).
     fn default() -> Self {
-        Self { spectrum_exponent: 0.5, noise_median: 0.75, noise_log_sd: 0.3 }
+        Self {
+            spectrum_exponent: 0.5,
+            noise_median: 0.75,
+            noise_log_sd: 0.3,
+        }
     }
 }
 
@@ -69,7 +73,11 @@ impl FaceSubject {
 
 /// Scales `v` to unit L2 norm (accumulating in f64).
 fn normalise(v: &mut [f32]) {
-    let norm = v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt();
+    let norm = v
+        .iter()
+        .map(|x| (*x as f64) * (*x as f64))
+        .sum::<f64>()
+        .sqrt();
     if norm > 0.0 {
         let inv = (1.0 / norm) as f32;
         v.iter_mut().for_each(|x| *x *= inv);
@@ -86,11 +94,14 @@ impl FaceModel {
     pub fn with_params(dim: usize, params: FaceParams) -> Result<Self> {
         ensure!(dim >= 1, "face embedding dimension must be at least 1");
         ensure!(
-            params.spectrum_exponent >= 0.0 && params.noise_median >= 0.0 && params.noise_log_sd >= 0.0,
+            params.spectrum_exponent >= 0.0
+                && params.noise_median >= 0.0
+                && params.noise_log_sd >= 0.0,
             "invalid face parameters {params:?}"
         );
-        let lambda: Vec<f64> =
-            (0..dim).map(|i| (1.0 + i as f64).powf(-params.spectrum_exponent)).collect();
+        let lambda: Vec<f64> = (0..dim)
+            .map(|i| (1.0 + i as f64).powf(-params.spectrum_exponent))
+            .collect();
         let total: f64 = lambda.iter().sum();
         let scales = lambda.iter().map(|l| (l / total).sqrt() as f32).collect();
         Ok(Self { params, scales })
@@ -109,19 +120,30 @@ impl FaceModel {
     /// The identity of person `subject` in the population `seed` (deterministic).
     pub fn subject(&self, seed: u64, subject: u64) -> FaceSubject {
         let mut rng = seed::rng(seed, Stream::FACE_SUBJECT, &[subject]);
-        let mut identity: Vec<f32> =
-            self.scales.iter().map(|s| s * rng.sample::<f32, _>(StandardNormal)).collect();
+        let mut identity: Vec<f32> = self
+            .scales
+            .iter()
+            .map(|s| s * rng.sample::<f32, _>(StandardNormal))
+            .collect();
         normalise(&mut identity);
-        FaceSubject { seed, subject, identity }
+        FaceSubject {
+            seed,
+            subject,
+            identity,
+        }
     }
 
     /// Capture number `capture` of a subject: a unit-norm embedding (deterministic in seed,
     /// subject and capture).
     pub fn capture(&self, subject: &FaceSubject, capture: u64) -> Vec<f32> {
-        let mut rng = seed::rng(subject.seed, Stream::FACE_CAPTURE, &[subject.subject, capture]);
+        let mut rng = seed::rng(
+            subject.seed,
+            Stream::FACE_CAPTURE,
+            &[subject.subject, capture],
+        );
         let p = &self.params;
-        let sigma = (p.noise_median * (p.noise_log_sd * rng.sample::<f64, _>(StandardNormal)).exp())
-            as f32;
+        let sigma =
+            (p.noise_median * (p.noise_log_sd * rng.sample::<f64, _>(StandardNormal)).exp()) as f32;
         let mut out: Vec<f32> = subject
             .identity
             .iter()

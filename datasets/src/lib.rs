@@ -20,6 +20,7 @@
 
 pub mod calibrate;
 pub mod face;
+pub mod fvc;
 pub mod iris;
 pub mod population;
 pub mod seed;

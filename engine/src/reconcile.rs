@@ -43,6 +43,10 @@ pub(crate) fn reconcile(
     spec: &SegmentSpec,
 ) -> Result<(Segment, Reconciled)> {
     let expected = store.meta_u64(&expected_rows_key(spec))?;
+    if expected == 0 && store.records_from(0).next().is_none() {
+        // A new (or emptied) gallery: nothing to verify, start clean.
+        return Ok((Segment::create(backend, spec, false)?, Reconciled::Clean));
+    }
     let reason = match Segment::open(backend, spec) {
         Ok(mut seg) => {
             let have = seg.len() as u64;

@@ -39,6 +39,17 @@ pub enum MatchError {
     /// A rotation search that does not make sense for the layout.
     #[error("invalid rotation search: {0}")]
     InvalidRotation(&'static str),
+    /// A finger minutiae record that cannot be read, or a record that cannot be written, in an
+    /// interchange format.
+    #[error("{format} record, byte {offset}: {kind}")]
+    Format {
+        /// The format being read or written ("ISO 19794-2:2005", ...).
+        format: &'static str,
+        /// Byte offset in the record where the fault was found.
+        offset: usize,
+        /// What is wrong.
+        kind: crate::finger::format::FormatErrorKind,
+    },
 }
 
 /// Result alias of this crate.

@@ -15,11 +15,14 @@
 //!   probes (and rotations) so each row is read from memory once per batch.
 //!
 //! Modalities: [`iris`] (masked fractional Hamming distance with rotation search over a
-//! rows x columns x bits layout, Daugman normalisation) and [`face`] (dot products of
-//! L2-normalised embeddings in f32, f16, i8 and binary, batched through faer for f32).
+//! rows x columns x bits layout, Daugman normalisation), [`face`] (dot products of
+//! L2-normalised embeddings in f32, f16, i8 and binary, batched through faer for f32) and
+//! [`finger`] (ISO 19794-2:2005/2011 and ANSI 378-2004 minutiae records, and a Minutia
+//! Cylinder-Code 1:1 matcher with a calibrated score).
 
 pub mod error;
 pub mod face;
+pub mod finger;
 pub mod iris;
 pub mod simd;
 

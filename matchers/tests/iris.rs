@@ -10,8 +10,12 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// How many entries [`layouts`] has.
+const LAYOUTS: usize = 13;
+
 /// Layouts that exercise every path: the two standard ones, word tails of every kernel (AVX-512
-/// works on 64-byte words, AVX2 on 32-byte ones), and rows whose bit length is not a whole byte.
+/// works on 64-byte words, AVX2 on 32-byte ones), the register-resident AVX-512 kernel (1 to 4
+/// whole words), many rotations, and rows whose bit length is not a whole byte.
 fn layouts() -> Vec<(IrisLayout, RotationSearch)> {
     let l = |r, c, b| IrisLayout::new(r, c, b).unwrap();
     let rs = |max_shift, step| RotationSearch { max_shift, step };
@@ -25,6 +29,10 @@ fn layouts() -> Vec<(IrisLayout, RotationSearch)> {
         (l(1, 128, 3), rs(0, 1)), // 48 bytes, a single rotation
         (l(64, 5, 1), rs(1, 1)),  // 5-bit rows: the bit-at-a-time rotation path
         (l(5, 40, 8), rs(4, 1)),  // 200 bytes: 3 words + 1 lane (AVX-512), 6 words + 1 lane (AVX2)
+        (l(2, 128, 2), rs(3, 1)), // 64, 128, 192 bytes: the register-resident AVX-512 kernel
+        (l(4, 128, 2), rs(7, 2)),
+        (l(6, 128, 2), rs(9, 1)),
+        (IrisLayout::OPEN_IRIS_12800, rs(12, 1)), // 25 rotations: groups of 8, 8, 8 and 1
     ]
 }
 
@@ -139,6 +147,7 @@ fn check_scan_parity(
 
 #[test]
 fn scan_and_compare_match_scalar_on_every_level_and_layout() {
+    assert_eq!(layouts().len(), LAYOUTS);
     for (i, (layout, rot)) in layouts().iter().enumerate() {
         for (n_probes, n_rows) in [(1, 1), (1, 37), (3, 45), (32, 7)] {
             check_scan_parity(layout, rot, n_probes, n_rows, 0, 0, 100 + i as u64);
@@ -404,7 +413,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn scan_parity_property(which in 0usize..9, n_probes in 1usize..5, n_rows in 1usize..40, extra in 0usize..3, seed in any::<u64>()) {
+    fn scan_parity_property(which in 0usize..LAYOUTS, n_probes in 1usize..5, n_rows in 1usize..40, extra in 0usize..3, seed in any::<u64>()) {
         let (layout, rot) = layouts()[which];
         check_scan_parity(&layout, &rot, n_probes, n_rows, extra * 8, extra, seed);
     }

@@ -27,8 +27,15 @@ pub fn run(name: &str, opts: &Opts) -> anyhow::Result<Vec<Row>> {
         "iris-scan" => opts.records.unwrap_or(1_000_000),
         _ => opts.records.unwrap_or(200_000),
     };
-    let probes = if name == "iris-scan" { 1 } else { opts.probes.unwrap_or(32) };
-    anyhow::ensure!(records >= 1 && probes >= 1, "records and probes must be at least 1");
+    let probes = if name == "iris-scan" {
+        1
+    } else {
+        opts.probes.unwrap_or(32)
+    };
+    anyhow::ensure!(
+        records >= 1 && probes >= 1,
+        "records and probes must be at least 1"
+    );
     let mut rows = Vec::new();
     for layout in [IrisLayout::DAUGMAN_2048, IrisLayout::OPEN_IRIS_12800] {
         // Same gallery bytes for both layouts.
@@ -93,7 +100,13 @@ fn parallel_scan(
     Ok(())
 }
 
-fn measure(name: &str, opts: &Opts, layout: &IrisLayout, n: usize, n_probes: usize) -> anyhow::Result<Vec<Row>> {
+fn measure(
+    name: &str,
+    opts: &Opts,
+    layout: &IrisLayout,
+    n: usize,
+    n_probes: usize,
+) -> anyhow::Result<Vec<Row>> {
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let gallery = Gallery::new(layout, n, &mut rng);
     let rotation = RotationSearch::default();
@@ -101,7 +114,9 @@ fn measure(name: &str, opts: &Opts, layout: &IrisLayout, n: usize, n_probes: usi
     let probes: Vec<PreparedProbe> = (0..n_probes)
         .map(|_| {
             let code: Vec<u8> = (0..layout.code_bytes()).map(|_| rng.gen()).collect();
-            let mask: Vec<u8> = (0..layout.code_bytes()).map(|_| rng.gen::<u8>() | rng.gen::<u8>()).collect();
+            let mask: Vec<u8> = (0..layout.code_bytes())
+                .map(|_| rng.gen::<u8>() | rng.gen::<u8>())
+                .collect();
             PreparedProbe::new(layout, &code, &mask, &rotation)
         })
         .collect::<Result<_, _>>()?;
@@ -118,7 +133,11 @@ fn measure(name: &str, opts: &Opts, layout: &IrisLayout, n: usize, n_probes: usi
             _ => n,
         };
         let rows = &gallery.rows()[..n_level * stride];
-        let chunk_rows = if opts.threads == 1 { n_level } else { n_level.div_ceil(opts.threads * 8).max(1) };
+        let chunk_rows = if opts.threads == 1 {
+            n_level
+        } else {
+            n_level.div_ceil(opts.threads * 8).max(1)
+        };
         let mut outs: Vec<Vec<f32>> = (0..n_level.div_ceil(chunk_rows))
             .map(|c| vec![0f32; n_probes * (chunk_rows.min(n_level - c * chunk_rows))])
             .collect();
@@ -150,9 +169,18 @@ fn measure(name: &str, opts: &Opts, layout: &IrisLayout, n: usize, n_probes: usi
         if level == SimdLevel::Scalar {
             scalar_rate = Some(rate);
         }
-        let mut row = Row::new(name, format!("{bits}b/{level}"), n_level, stride, n_probes, opts.threads, comparisons, median)
-            .with("rotations", rots)
-            .with("ns_per_comparison", 1e9 / rate * opts.threads as f64);
+        let mut row = Row::new(
+            name,
+            format!("{bits}b/{level}"),
+            n_level,
+            stride,
+            n_probes,
+            opts.threads,
+            comparisons,
+            median,
+        )
+        .with("rotations", rots)
+        .with("ns_per_comparison", 1e9 / rate * opts.threads as f64);
         if let Some(s) = scalar_rate {
             row = row.with("speedup_vs_scalar", rate / s);
         }

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod enroll;
+pub mod eval;
 pub mod generate;
 pub mod identify;
 pub mod stats;

@@ -105,8 +105,9 @@ pub(crate) fn draw_valid_cells<R: Rng>(
     let h_low = p.lower_lid_height + lids.lower + p.lower_lid_capture_sd * normal(rng);
 
     // Eyelids, from each cell's centre.
-    let (sin, cos): (Vec<f64>, Vec<f64>) =
-        (0..cols).map(|c| (TAU * (c as f64 + 0.5) / cols as f64).sin_cos()).unzip();
+    let (sin, cos): (Vec<f64>, Vec<f64>) = (0..cols)
+        .map(|c| (TAU * (c as f64 + 0.5) / cols as f64).sin_cos())
+        .unzip();
     for r in 0..rows {
         let rho = pupil + (1.0 - pupil) * (r as f64 + 0.5) / rows as f64;
         for c in 0..cols {
@@ -182,7 +183,10 @@ mod tests {
         let (rows, cols) = (8, 128);
         let mut valid = vec![true; rows * cols];
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let lids = LidTendency { upper: 0.0, lower: 0.0 };
+        let lids = LidTendency {
+            upper: 0.0,
+            lower: 0.0,
+        };
         draw_valid_cells(&mut rng, &params(), lids, rows, cols, &mut valid);
         // Top of the eye (column cols/4), outermost row: covered; innermost row (radius ~0.48
         // < 0.5): free. Bottom of the eye: free everywhere (lower lid far away).
@@ -203,14 +207,34 @@ mod tests {
     fn lashes_and_reflections_only_remove_cells() {
         let (rows, cols) = (16, 200);
         let mut p = params();
-        let lids = LidTendency { upper: 0.0, lower: 0.0 };
+        let lids = LidTendency {
+            upper: 0.0,
+            lower: 0.0,
+        };
         let mut plain = vec![true; rows * cols];
-        draw_valid_cells(&mut ChaCha8Rng::seed_from_u64(5), &p, lids, rows, cols, &mut plain);
+        draw_valid_cells(
+            &mut ChaCha8Rng::seed_from_u64(5),
+            &p,
+            lids,
+            rows,
+            cols,
+            &mut plain,
+        );
         p.lashes_mean = 8.0;
         p.reflections_mean = 3.0;
         let mut more = vec![true; rows * cols];
-        draw_valid_cells(&mut ChaCha8Rng::seed_from_u64(5), &p, lids, rows, cols, &mut more);
-        assert!(plain.iter().zip(&more).all(|(a, b)| *a || !*b), "occlusions only add");
+        draw_valid_cells(
+            &mut ChaCha8Rng::seed_from_u64(5),
+            &p,
+            lids,
+            rows,
+            cols,
+            &mut more,
+        );
+        assert!(
+            plain.iter().zip(&more).all(|(a, b)| *a || !*b),
+            "occlusions only add"
+        );
         assert!(more.iter().filter(|v| !**v).count() > plain.iter().filter(|v| !**v).count());
     }
 

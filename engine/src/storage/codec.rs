@@ -59,4 +59,17 @@ mod tests {
         }
         assert!(decode(&bytes[..3]).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = decode(&bytes);
+            // With a valid frame around garbage, the body is still refused cleanly.
+            let mut framed = vec![TAG, VERSION];
+            framed.extend_from_slice(&bytes);
+            let crc = crc32fast::hash(&framed);
+            framed.extend_from_slice(&crc.to_le_bytes());
+            let _ = decode(&framed);
+        }
+    }
 }

@@ -30,10 +30,10 @@ mod pair;
 mod quantise;
 
 pub use dot::batch_dot_i8;
-/// The half-precision type of [`to_f16`] and [`dot_f16`] (re-exported from the `half` crate).
-pub use half::f16;
 pub use embedding::{check_embedding, l2_normalise};
 pub use gemm::batch_dot_f32;
+/// The half-precision type of [`to_f16`] and [`dot_f16`] (re-exported from the `half` crate).
+pub use half::f16;
 pub use hamming::batch_hamming;
 pub use pair::{dot_f16, dot_f32, dot_i8, hamming};
 pub use quantise::{binarise, quantise_i8, to_f16};

@@ -3,7 +3,7 @@
 //! AVX2 has no vector popcount, so each byte's count is looked up per nibble with `vpshufb` in a
 //! 16-entry table, and the byte counts are summed into u64 lanes with `vpsadbw` against zero.
 //! Register tile: 2 probes x 4 rows = 8 accumulators. The tail (< 32 bytes) is counted in scalar
-//! code.
+//! code. Only plain loops run inside the `target_feature` functions (see `dot/x86_avx512.rs`).
 
 use crate::face::block::Block;
 use std::arch::x86_64::*;
@@ -45,20 +45,25 @@ unsafe fn rows<const P: usize>(
     gallery: &[u8],
     out: &mut [u32],
 ) {
-    let probe: [&[u8]; P] =
-        std::array::from_fn(|p| &probes[(first + p) * b.len..(first + p + 1) * b.len]);
-    let row = |j: usize| &gallery[j * b.stride..j * b.stride + b.len];
+    let mut probe: [&[u8]; P] = [&[]; P];
+    for (p, slice) in probe.iter_mut().enumerate() {
+        *slice = &probes[(first + p) * b.len..(first + p + 1) * b.len];
+    }
     let mut j = 0;
     while j + RT <= b.rows {
-        let rows: [&[u8]; RT] = std::array::from_fn(|r| row(j + r));
+        let mut rows: [&[u8]; RT] = [&[]; RT];
+        for (r, slice) in rows.iter_mut().enumerate() {
+            *slice = &gallery[(j + r) * b.stride..(j + r) * b.stride + b.len];
+        }
         // SAFETY: same CPU features; every slice has exactly b.len bytes.
-        let d = unsafe { tile::<P, RT>(probe, rows, b.len) };
+        let d = unsafe { tile::<P, RT>(&probe, &rows, b.len) };
         store(b, first, j, &d, out);
         j += RT;
     }
     while j < b.rows {
+        let row = [&gallery[j * b.stride..j * b.stride + b.len]];
         // SAFETY: as above.
-        let d = unsafe { tile::<P, 1>(probe, [row(j)], b.len) };
+        let d = unsafe { tile::<P, 1>(&probe, &row, b.len) };
         store(b, first, j, &d, out);
         j += 1;
     }
@@ -85,8 +90,8 @@ fn store<const P: usize, const R: usize>(
 /// AVX2; every slice has `len` bytes.
 #[target_feature(enable = "avx2")]
 unsafe fn tile<const P: usize, const R: usize>(
-    probe: [&[u8]; P],
-    rows: [&[u8]; R],
+    probe: &[&[u8]; P],
+    rows: &[&[u8]; R],
     len: usize,
 ) -> [[u32; R]; P] {
     let lut = _mm256_setr_epi8(
@@ -100,12 +105,14 @@ unsafe fn tile<const P: usize, const R: usize>(
         _mm256_sad_epu8(_mm256_add_epi8(lo, hi), _mm256_setzero_si256())
     };
     let mut acc = [[_mm256_setzero_si256(); R]; P];
+    let mut g = [_mm256_setzero_si256(); R];
     let mut off = 0;
     while off + 32 <= len {
         // SAFETY: off + 32 <= len, so each 32-byte load is inside its slice.
         unsafe {
-            let g: [__m256i; R] =
-                std::array::from_fn(|r| _mm256_loadu_si256(rows[r].as_ptr().add(off).cast()));
+            for r in 0..R {
+                g[r] = _mm256_loadu_si256(rows[r].as_ptr().add(off).cast());
+            }
             for p in 0..P {
                 let pv = _mm256_loadu_si256(probe[p].as_ptr().add(off).cast());
                 for r in 0..R {
@@ -115,17 +122,18 @@ unsafe fn tile<const P: usize, const R: usize>(
         }
         off += 32;
     }
-    std::array::from_fn(|p| {
-        std::array::from_fn(|r| {
+    let mut d = [[0u32; R]; P];
+    for p in 0..P {
+        for r in 0..R {
             let v = acc[p][r];
             let s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
             let s = _mm_add_epi64(s, _mm_unpackhi_epi64(s, s));
-            let tail: u32 = probe[p][off..]
-                .iter()
-                .zip(&rows[r][off..])
-                .map(|(&x, &y)| (x ^ y).count_ones())
-                .sum();
-            (_mm_cvtsi128_si64(s) as u32) + tail
-        })
-    })
+            let mut tail = 0u32;
+            for k in off..len {
+                tail += (probe[p][k] ^ rows[r][k]).count_ones();
+            }
+            d[p][r] = (_mm_cvtsi128_si64(s) as u32) + tail;
+        }
+    }
+    d
 }

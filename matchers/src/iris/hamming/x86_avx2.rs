@@ -19,6 +19,9 @@ const SUB: usize = 4;
 /// Gallery bytes per tile.
 const TILE_BYTES: usize = 16 * 1024;
 
+/// How far ahead (rows) the gallery is prefetched.
+const PREFETCH_ROWS: usize = 8;
+
 /// Words summed in byte lanes before widening (31 x 8 = 248 fits a byte).
 const FLUSH_WORDS: usize = 31;
 
@@ -38,7 +41,8 @@ fn pop8(x: __m256i) -> __m256i {
 
 /// Packed counts (`diff | compared << 32`, one 64-bit lane per rotation, lanes `G..4` zero) of
 /// rotations `0..G` of a probe starting at `probe` (rotation `i` at `probe + i * rot_stride`)
-/// against the row at `row`.
+/// against the row at `row`. When `pf` is not 0, the row's lines `pf` bytes further on are
+/// prefetched into L2 as the word loop goes.
 ///
 /// # Safety
 /// The CPU must have AVX2. `row` and each rotation must be readable for `2 * cb` bytes; `cb` is a
@@ -50,6 +54,7 @@ unsafe fn group_counts<const G: usize>(
     rot_stride: usize,
     row: *const u8,
     cb: usize,
+    pf: usize,
 ) -> __m256i {
     // SAFETY: full 32-byte loads stay inside `[..cb]` of each code and mask (`off + 32 <= cb`);
     // the tail uses `maskload`, which does not touch the masked-off 64-bit lanes.
@@ -64,6 +69,12 @@ unsafe fn group_counts<const G: usize>(
             let mut bd = [zero; G];
             let mut bn = [zero; G];
             for off in (w * 32..end * 32).step_by(32) {
+                if pf != 0 && off % 64 == 0 {
+                    // Prefetch never faults, and `wrapping_add` keeps the address computation
+                    // defined even past the end of the rows.
+                    _mm_prefetch::<_MM_HINT_T1>(row.wrapping_add(pf + off).cast());
+                    _mm_prefetch::<_MM_HINT_T1>(row.wrapping_add(pf + cb + off).cast());
+                }
                 let gc = _mm256_loadu_si256(row.add(off).cast());
                 let gm = _mm256_loadu_si256(row.add(cb + off).cast());
                 for i in 0..G {
@@ -149,7 +160,13 @@ fn min_score(v: __m256i, g: usize) -> f32 {
 /// As [`group_counts`], for rotations `first..first + g` of `probe`.
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn group(probe: &PreparedProbe, first: usize, g: usize, row: *const u8) -> __m256i {
+unsafe fn group(
+    probe: &PreparedProbe,
+    first: usize,
+    g: usize,
+    row: *const u8,
+    pf: usize,
+) -> __m256i {
     let rb = probe.layout().row_bytes();
     let cb = probe.layout().code_bytes();
     // SAFETY: rotations `first..first + g` exist in `probe.bytes()` (rb >= 2 * cb bytes each);
@@ -157,10 +174,10 @@ unsafe fn group(probe: &PreparedProbe, first: usize, g: usize, row: *const u8) -
     unsafe {
         let p = probe.bytes().as_ptr().add(first * rb);
         match g {
-            1 => group_counts::<1>(p, rb, row, cb),
-            2 => group_counts::<2>(p, rb, row, cb),
-            3 => group_counts::<3>(p, rb, row, cb),
-            _ => group_counts::<4>(p, rb, row, cb),
+            1 => group_counts::<1>(p, rb, row, cb, pf),
+            2 => group_counts::<2>(p, rb, row, cb, pf),
+            3 => group_counts::<3>(p, rb, row, cb, pf),
+            _ => group_counts::<4>(p, rb, row, cb, pf),
         }
     }
 }
@@ -176,7 +193,7 @@ pub(super) unsafe fn counts(probe: &PreparedProbe, first: usize, row: &[u8], out
     debug_assert!(row.len() >= 2 * probe.layout().code_bytes());
     for (j, chunk) in out.chunks_mut(SUB).enumerate() {
         // SAFETY: forwarded from the caller (see above).
-        let v = unsafe { group(probe, first + j * SUB, chunk.len(), row.as_ptr()) };
+        let v = unsafe { group(probe, first + j * SUB, chunk.len(), row.as_ptr(), 0) };
         let mut lanes = [0u64; SUB];
         // SAFETY: `lanes` is 32 writable bytes.
         unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v) };
@@ -210,11 +227,14 @@ pub(super) unsafe fn scan(
             let rots = probe.rotations();
             for r in t0..t1 {
                 let mut best = f32::INFINITY;
+                // The first probe of a tile prefetches rows ahead, in its first rotation group.
+                let mut pf = if p == 0 { PREFETCH_ROWS * stride } else { 0 };
                 for first in (0..rots).step_by(SUB) {
                     let g = SUB.min(rots - first);
                     // SAFETY: row `r < n` lies inside `rows`; rotations `first..first + g` exist;
                     // the caller vouches for the CPU.
-                    let v = unsafe { group(probe, first, g, rows.as_ptr().add(r * stride)) };
+                    let v = unsafe { group(probe, first, g, rows.as_ptr().add(r * stride), pf) };
+                    pf = 0;
                     best = best.min(min_score(v, g));
                 }
                 out[p * n + r] = best;

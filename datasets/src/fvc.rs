@@ -1,0 +1,22 @@
+//! The FVC evaluation of the fingerprint matcher on real minutiae templates.
+//!
+//! A folder laid out like the FVC2002 "B" sets (one sub-folder per database, each holding
+//! `<finger>_<impression>.iso` minutiae records) is loaded ([`load`]), paired by the FVC protocol
+//! ([`protocol`]: all impression pairs of a finger as genuine, first impressions of different
+//! fingers as impostors; plus, beyond the protocol, every impression against every impression of
+//! every other finger), scored by the matcher ([`score`]) and summarised by the FVC error rates
+//! ([`metrics`]: EER, FMR100, FMR1000, ZeroFMR). [`calibrate`] fits the matcher's score
+//! calibration from held-out impostor scores. Databases whose folder name ends in
+//! `-synthetic` are flagged so reports keep them out of the real-data pool.
+
+pub mod calibrate;
+pub mod load;
+pub mod metrics;
+pub mod protocol;
+pub mod score;
+
+pub use calibrate::{fit_calibration, CalibrationFit};
+pub use load::{load_database, load_root, FvcDatabase, FvcError, FvcImpression};
+pub use metrics::{error_rates, fnmr_at_fmr, ErrorRates};
+pub use protocol::{all_impostor_pairs, fvc_pairs, Pairs};
+pub use score::{score_database, thread_cpu_time, DatabaseScores};

@@ -1,0 +1,207 @@
+//! Loading a folder of FVC-style minutiae records.
+//!
+//! The root holds one sub-folder per database (`DB1_B`, ..., `DB4_B-synthetic`); each holds
+//! `<finger>_<impression>.iso` records (other files, such as the `.tif` images, are ignored).
+//! Every fault names the path it concerns, as a typed [`FvcError`].
+
+use abis_matchers::finger::format::{parse, MinutiaeRecord};
+use abis_matchers::MatchError;
+use std::path::{Path, PathBuf};
+
+/// Why a folder could not be loaded.
+#[derive(Debug)]
+pub enum FvcError {
+    /// The folder does not exist or is not a directory.
+    MissingFolder(PathBuf),
+    /// The root holds no sub-folder with `.iso` records.
+    NoDatabases(PathBuf),
+    /// A folder or file could not be read.
+    Io {
+        /// What could not be read.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A record is not a valid minutiae record.
+    Parse {
+        /// The record.
+        path: PathBuf,
+        /// Why.
+        source: MatchError,
+    },
+    /// A `.iso` file not named `<finger>_<impression>.iso` with two numbers.
+    BadName(PathBuf),
+}
+
+impl std::fmt::Display for FvcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MissingFolder(p) => write!(f, "{}: no such folder", p.display()),
+            Self::NoDatabases(p) => {
+                write!(
+                    f,
+                    "{}: no sub-folder holding <finger>_<impression>.iso records",
+                    p.display()
+                )
+            }
+            Self::Io { path, source } => write!(f, "{}: cannot read: {source}", path.display()),
+            Self::Parse { path, source } => {
+                write!(f, "{}: not a minutiae record: {source}", path.display())
+            }
+            Self::BadName(p) => {
+                write!(
+                    f,
+                    "{}: expected a name <finger>_<impression>.iso (two numbers)",
+                    p.display()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for FvcError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            Self::Parse { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// One record of a database.
+#[derive(Debug, Clone)]
+pub struct FvcImpression {
+    /// Finger number (e.g. 101..=110).
+    pub finger: u32,
+    /// Impression number (e.g. 1..=8).
+    pub impression: u32,
+    /// The parsed record.
+    pub record: MinutiaeRecord,
+}
+
+/// One database: its records sorted by finger, then impression.
+#[derive(Debug, Clone)]
+pub struct FvcDatabase {
+    /// Folder name (`DB1_B`).
+    pub name: String,
+    /// Whether the folder name ends in `-synthetic` (kept out of real-data pools).
+    pub synthetic: bool,
+    /// The records.
+    pub impressions: Vec<FvcImpression>,
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, FvcError> {
+    let io = |source| FvcError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        out.push(entry.map_err(io)?.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_iso(p: &Path) -> bool {
+    p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("iso"))
+}
+
+/// Parses `<finger>_<impression>` from a file stem.
+fn finger_and_impression(path: &Path) -> Option<(u32, u32)> {
+    let stem = path.file_stem()?.to_str()?;
+    let (f, i) = stem.split_once('_')?;
+    Some((f.parse().ok()?, i.parse().ok()?))
+}
+
+/// Loads one database folder.
+pub fn load_database(dir: &Path) -> Result<FvcDatabase, FvcError> {
+    if !dir.is_dir() {
+        return Err(FvcError::MissingFolder(dir.to_path_buf()));
+    }
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut impressions = Vec::new();
+    for path in read_dir(dir)?.into_iter().filter(|p| is_iso(p)) {
+        let (finger, impression) =
+            finger_and_impression(&path).ok_or_else(|| FvcError::BadName(path.clone()))?;
+        let bytes = std::fs::read(&path).map_err(|source| FvcError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let record = parse(&bytes).map_err(|source| FvcError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        impressions.push(FvcImpression {
+            finger,
+            impression,
+            record,
+        });
+    }
+    impressions.sort_by_key(|i| (i.finger, i.impression));
+    Ok(FvcDatabase {
+        synthetic: name.ends_with("-synthetic"),
+        name,
+        impressions,
+    })
+}
+
+/// Loads every sub-folder of `root` that holds `.iso` records, sorted by name.
+pub fn load_root(root: &Path) -> Result<Vec<FvcDatabase>, FvcError> {
+    if !root.is_dir() {
+        return Err(FvcError::MissingFolder(root.to_path_buf()));
+    }
+    let mut dbs = Vec::new();
+    for dir in read_dir(root)?.into_iter().filter(|p| p.is_dir()) {
+        let db = load_database(&dir)?;
+        if !db.impressions.is_empty() {
+            dbs.push(db);
+        }
+    }
+    if dbs.is_empty() {
+        return Err(FvcError::NoDatabases(root.to_path_buf()));
+    }
+    Ok(dbs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_as_finger_and_impression() {
+        assert_eq!(
+            finger_and_impression(Path::new("a/101_3.iso")),
+            Some((101, 3))
+        );
+        assert_eq!(finger_and_impression(Path::new("a/x_3.iso")), None);
+        assert_eq!(finger_and_impression(Path::new("a/1013.iso")), None);
+    }
+
+    #[test]
+    fn missing_and_empty_folders_are_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        assert!(matches!(
+            load_root(&missing),
+            Err(FvcError::MissingFolder(_))
+        ));
+        assert!(matches!(
+            load_root(dir.path()),
+            Err(FvcError::NoDatabases(_))
+        ));
+        let db = dir.path().join("DB9_B-synthetic");
+        std::fs::create_dir(&db).unwrap();
+        std::fs::write(db.join("101_1.iso"), b"not a record").unwrap();
+        let err = load_root(dir.path()).unwrap_err();
+        assert!(matches!(err, FvcError::Parse { .. }), "{err}");
+        assert!(err.to_string().contains("101_1.iso"), "{err}");
+        std::fs::write(db.join("101_1.iso"), b"").unwrap();
+        std::fs::rename(db.join("101_1.iso"), db.join("first.iso")).unwrap();
+        assert!(matches!(load_root(dir.path()), Err(FvcError::BadName(_))));
+    }
+}
