@@ -11,7 +11,10 @@ const BUFFER_BYTES: usize = 1 << 30;
 pub fn measure_read_gbps(threads: usize, reps: usize) -> f64 {
     let words = BUFFER_BYTES / 8;
     // Touch every page with non-zero data so reads hit real memory, not the shared zero page.
-    let buf: Vec<u64> = (0..words as u64).into_par_iter().map(|i| i.wrapping_mul(0x9E37_79B9)).collect();
+    let buf: Vec<u64> = (0..words as u64)
+        .into_par_iter()
+        .map(|i| i.wrapping_mul(0x9E37_79B9))
+        .collect();
     let chunk = words.div_ceil(threads.max(1) * 8);
     let mut times = Vec::with_capacity(reps);
     let mut sink = 0u64;

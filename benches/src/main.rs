@@ -20,7 +20,10 @@ use report::{Printer, Row};
 
 /// Command-line options shared by every suite.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "abis-bench", about = "Speed benchmarks of the abis kernels and engine")]
+#[command(
+    name = "abis-bench",
+    about = "Speed benchmarks of the abis kernels and engine"
+)]
 pub struct Opts {
     /// Suite to run: iris-scan, iris-batch, face-scan, face-batch, or all.
     pub suite: String,
@@ -48,7 +51,9 @@ fn main() -> anyhow::Result<()> {
     let opts = Opts::parse();
     anyhow::ensure!(opts.threads >= 1, "--threads must be at least 1");
     anyhow::ensure!(opts.reps >= 1, "--reps must be at least 1");
-    rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build_global()?;
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build_global()?;
 
     let names: Vec<&str> = if opts.suite == "all" {
         suites::NAMES.to_vec()

@@ -95,7 +95,10 @@ pub struct Printer {
 impl Printer {
     /// A printer for JSON lines (`json`) or a table.
     pub fn new(json: bool) -> Self {
-        Self { json, header_done: false }
+        Self {
+            json,
+            header_done: false,
+        }
     }
 
     /// Prints one row.
@@ -107,7 +110,15 @@ impl Printer {
         if !self.header_done {
             println!(
                 "{:<12} {:<34} {:>9} {:>6} {:>13} {:>14} {:>7} {:>8} {:>6}  extra",
-                "suite", "variant", "records", "B/rec", "records/s", "comparisons/s", "probes", "mem GB/s", "ratio"
+                "suite",
+                "variant",
+                "records",
+                "B/rec",
+                "records/s",
+                "comparisons/s",
+                "probes",
+                "mem GB/s",
+                "ratio"
             );
             self.header_done = true;
         }

@@ -13,7 +13,11 @@ use std::process::ExitCode;
 
 /// Command line.
 #[derive(Debug, Parser)]
-#[command(name = "abis", version, about = "Automated Biometric Identification System (embedded single node)")]
+#[command(
+    name = "abis",
+    version,
+    about = "Automated Biometric Identification System (embedded single node)"
+)]
 struct Cli {
     /// Worker threads for search and generation (default: all cores).
     #[arg(long, global = true)]
@@ -42,19 +46,26 @@ enum Command {
 
 /// The data directory used when `--data-dir` is not given.
 pub fn default_data_dir(name: &str) -> PathBuf {
-    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("abis").join(name)
+    dirs::data_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("abis")
+        .join(name)
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ABIS_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ABIS_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     if let Some(t) = cli.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global() {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(t.max(1))
+            .build_global()
+        {
             eprintln!("error: cannot start {t} threads: {e}");
             return ExitCode::from(1);
         }
@@ -73,7 +84,9 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             // A user fault (bad input, unknown reference, bad data dir) exits 2; anything else 1.
-            let user = e.downcast_ref::<abis_engine::EngineError>().is_some_and(|e| e.is_user_fault());
+            let user = e
+                .downcast_ref::<abis_engine::EngineError>()
+                .is_some_and(|e| e.is_user_fault());
             ExitCode::from(if user { 2 } else { 1 })
         }
     }

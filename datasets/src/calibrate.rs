@@ -1,14 +1,61 @@
 //! Fitting the engine's score calibration on a held-out synthetic population.
 //!
 //! Thresholds must never be tuned on the data a report is made on: callers pass a seed that is
-//! not the seed of the population they evaluate. The iris calibration keeps Daugman's published
-//! 249 degrees of freedom (the generator reproduces them, and real iris tails are published);
-//! the face impostor SD depends on the embedding model, so it is fitted here.
+//! not the seed of the population they evaluate.
+//! - Iris: for Daugman's 2,048-bit layout the engine keeps his published 249 degrees of freedom
+//!   (the generator reproduces them, and real iris tails are published). Other layouts compare
+//!   far more bits than Daugman's reference of 911, so their normalised distances spread wider
+//!   and the degrees of freedom must be fitted ([`fit_iris_dof`]): `dof = p(1-p) / var` of
+//!   single-rotation impostor normalised distances.
+//! - Face: the impostor SD depends on the embedding model, so it is always fitted.
 
 use crate::face::FaceModel;
+use crate::iris::{Eye, IrisModel};
 use abis_engine::Calibration;
 use abis_matchers::face::dot_f32;
+use abis_matchers::iris::{compare, IrisLayout, PreparedProbe, RotationSearch};
+use abis_matchers::SimdLevel;
 use rayon::prelude::*;
+
+/// Fits the degrees of freedom of single-rotation impostor normalised Hamming distances on
+/// `pairs` impostor pairs of a population seeded with `held_out_seed`.
+pub fn fit_iris_dof(iris: &IrisModel, held_out_seed: u64, pairs: u64) -> f64 {
+    let layout = iris.layout();
+    let none = RotationSearch {
+        max_shift: 0,
+        step: 1,
+    };
+    let level = SimdLevel::get();
+    let hds: Vec<f64> = (0..pairs)
+        .into_par_iter()
+        .map(|i| {
+            let a = iris.capture(&iris.subject(held_out_seed, 2 * i, Eye::Left), 0);
+            let b = iris.capture(&iris.subject(held_out_seed, 2 * i + 1, Eye::Left), 0);
+            let probe = PreparedProbe::new(&layout, &a.code, &a.mask, &none)
+                .expect("generated codes fit their layout");
+            let mut row = vec![0u8; layout.row_bytes()];
+            layout
+                .encode_row(&b.code, &b.mask, &mut row)
+                .expect("generated codes fit their layout");
+            compare(level, &probe, &row).hd_norm
+        })
+        .collect();
+    let n = hds.len().max(1) as f64;
+    let mean = hds.iter().sum::<f64>() / n;
+    let var = hds.iter().map(|h| (h - mean) * (h - mean)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean * (1.0 - mean) / var.max(1e-12)).max(1.0)
+}
+
+/// The engine calibration for a population's models, fitted on a held-out seed: face impostor
+/// SD always; iris degrees of freedom for any layout but Daugman's 2,048 bits (which keeps 249).
+pub fn fit_for(iris: &IrisModel, face: &FaceModel, held_out_seed: u64, pairs: u64) -> Calibration {
+    let base = fit_calibration(face, held_out_seed, pairs);
+    if iris.layout() == IrisLayout::DAUGMAN_2048 {
+        return base;
+    }
+    let dof = fit_iris_dof(iris, held_out_seed ^ 0x1215, pairs);
+    Calibration::new(dof, base.iris_rotations, base.face_impostor_sd)
+}
 
 /// Fits the face impostor SD on `pairs` impostor pairs of a population seeded with
 /// `held_out_seed`, and returns the engine calibration with Daugman's iris parameters.
@@ -37,6 +84,19 @@ mod tests {
         let b = fit_calibration(&face, 202, 4000).face_impostor_sd;
         assert!((0.04..0.08).contains(&a), "{a}");
         assert!((a - b).abs() < 0.005, "{a} vs {b}");
-        assert_eq!(fit_calibration(&face, 101, 4000).face_impostor_sd, a, "deterministic");
+        assert_eq!(
+            fit_calibration(&face, 101, 4000).face_impostor_sd,
+            a,
+            "deterministic"
+        );
+    }
+
+    #[test]
+    fn fitted_iris_dof_matches_daugman_for_2048_and_is_wider_for_12800() {
+        let daugman = fit_iris_dof(&IrisModel::daugman_2048(), 303, 3000);
+        assert!((190.0..320.0).contains(&daugman), "2048-bit dof {daugman}");
+        // 12,800-bit codes compare ~6,000 bits: normalised to 911, their spread is wider.
+        let open = fit_iris_dof(&IrisModel::open_iris_12800(), 303, 1500);
+        assert!(open < daugman, "12800-bit dof {open}");
     }
 }

@@ -42,7 +42,21 @@ pub struct Population {
 impl Population {
     /// Daugman 2,048-bit irises and 512-d faces.
     pub fn new(seed: u64) -> Self {
-        Self { seed, prefix: "person".into(), iris: IrisModel::daugman_2048(), face: FaceModel::new(512).expect("512 is a valid dimension") }
+        Self::with_models(
+            seed,
+            IrisModel::daugman_2048(),
+            FaceModel::new(512).expect("512 is a valid dimension"),
+        )
+    }
+
+    /// A population from given generators (e.g. open-iris 12,800-bit codes, 128-d faces).
+    pub fn with_models(seed: u64, iris: IrisModel, face: FaceModel) -> Self {
+        Self {
+            seed,
+            prefix: "person".into(),
+            iris,
+            face,
+        }
     }
 
     /// The reference id person `person` is enrolled under.
@@ -58,9 +72,19 @@ impl Population {
     /// Capture `capture` of person `person` under reference id `id`. Capture 0 is the
     /// enrolment; any other is a new acquisition of the same person (a duplicate applicant).
     pub fn capture(&self, person: u64, capture: u64, id: ReferenceId) -> Record {
-        let mut r = rng(self.seed, Stream::named("abis.population.person"), &[person]);
+        let mut r = rng(
+            self.seed,
+            Stream::named("abis.population.person"),
+            &[person],
+        );
         let missing_face = r.gen_bool(MISSING_FACE);
-        let missing_eye = r.gen_bool(MISSING_EYE).then(|| if r.gen_bool(0.5) { Eye::Left } else { Eye::Right });
+        let missing_eye = r.gen_bool(MISSING_EYE).then(|| {
+            if r.gen_bool(0.5) {
+                Eye::Left
+            } else {
+                Eye::Right
+            }
+        });
         let mut record = Record::new(id);
         for (eye, gen_eye) in [(Eye::Left, GenEye::Left), (Eye::Right, GenEye::Right)] {
             if missing_eye == Some(eye) {
@@ -68,11 +92,17 @@ impl Population {
             }
             let subject = self.iris.subject(self.seed, person, gen_eye);
             let sample = self.iris.capture(&subject, capture);
-            record.irises.push(IrisTemplate { eye, code: sample.code, mask: sample.mask });
+            record.irises.push(IrisTemplate {
+                eye,
+                code: sample.code,
+                mask: sample.mask,
+            });
         }
         if !missing_face {
             let subject = self.face.subject(self.seed, person);
-            record.face = Some(FaceTemplate { embedding: self.face.capture(&subject, capture) });
+            record.face = Some(FaceTemplate {
+                embedding: self.face.capture(&subject, capture),
+            });
         }
         record
     }
@@ -89,7 +119,8 @@ pub struct PopulationWriter {
 impl PopulationWriter {
     /// Creates (truncating) a population file.
     pub fn create(path: &Path) -> anyhow::Result<Self> {
-        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         out.write_all(MAGIC)?;
         out.write_all(&VERSION.to_le_bytes())?;
@@ -125,18 +156,25 @@ const MAX_RECORD_BYTES: usize = 1 << 20;
 impl PopulationReader {
     /// Opens a population file and checks its header.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let mut input = BufReader::with_capacity(1 << 20, file);
         let mut header = [0u8; 12];
         input
             .read_exact(&mut header)
             .with_context(|| format!("{} is too short to be a population file", path.display()))?;
         if &header[..8] != MAGIC {
-            bail!("{} is not an abis population file (bad magic)", path.display());
+            bail!(
+                "{} is not an abis population file (bad magic)",
+                path.display()
+            );
         }
         let version = u32::from_le_bytes(header[8..12].try_into()?);
         if version != VERSION {
-            bail!("{}: population format version {version}, this build reads {VERSION}", path.display());
+            bail!(
+                "{}: population format version {version}, this build reads {VERSION}",
+                path.display()
+            );
         }
         Ok(Self { input, index: 0 })
     }
@@ -155,13 +193,17 @@ impl Iterator for PopulationReader {
         self.index += 1;
         let mut read = || -> anyhow::Result<Record> {
             let mut len = [0u8; 4];
-            self.input.read_exact(&mut len).context("truncated length")?;
+            self.input
+                .read_exact(&mut len)
+                .context("truncated length")?;
             let len = u32::from_le_bytes(len) as usize;
             if len > MAX_RECORD_BYTES {
                 bail!("length {len} exceeds {MAX_RECORD_BYTES}");
             }
             let mut bytes = vec![0u8; len];
-            self.input.read_exact(&mut bytes).context("truncated record")?;
+            self.input
+                .read_exact(&mut bytes)
+                .context("truncated record")?;
             Ok(codec::decode(&bytes)?)
         };
         Some(read().with_context(|| format!("population record {index}")))

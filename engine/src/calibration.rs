@@ -47,7 +47,11 @@ impl Calibration {
         Self {
             iris_dof,
             iris_rotations: iris_rotations.max(1),
-            face_impostor_sd: if face_impostor_sd > 0.0 { face_impostor_sd } else { 0.06 },
+            face_impostor_sd: if face_impostor_sd > 0.0 {
+                face_impostor_sd
+            } else {
+                0.06
+            },
             iris_log_cdf: binomial_half_log_cdf(n),
         }
     }
@@ -60,7 +64,10 @@ impl Calibration {
         }
         // The mean is known to be ~0 for normalised embeddings; use the second moment so a
         // slightly shifted sample does not understate the tail.
-        let m2 = impostor_cosines.iter().map(|&c| f64::from(c) * f64::from(c)).sum::<f64>()
+        let m2 = impostor_cosines
+            .iter()
+            .map(|&c| f64::from(c) * f64::from(c))
+            .sum::<f64>()
             / impostor_cosines.len() as f64;
         Some(m2.sqrt())
     }
@@ -169,7 +176,8 @@ fn ln_normal_tail(z: f64) -> f64 {
     } else {
         // Asymptotic series: Q(z) = phi(z)/z * (1 - 1/z^2 + 3/z^4 - ...).
         let z2 = z * z;
-        -0.5 * z2 - z.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln() + (1.0 - 1.0 / z2 + 3.0 / (z2 * z2)).ln()
+        -0.5 * z2 - z.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
+            + (1.0 - 1.0 / z2 + 3.0 / (z2 * z2)).ln()
     }
 }
 
@@ -207,7 +215,11 @@ mod tests {
             let cos = c.face_cosine_for_score(score);
             assert!((c.face_score(cos) - score).abs() < 1e-6);
             let hd = c.iris_hd_for_score(score);
-            assert!((c.iris_score(hd) - score).abs() < 1e-3, "{score} {}", c.iris_score(hd));
+            assert!(
+                (c.iris_score(hd) - score).abs() < 1e-3,
+                "{score} {}",
+                c.iris_score(hd)
+            );
         }
     }
 
@@ -222,7 +234,9 @@ mod tests {
 
     #[test]
     fn fitted_face_sd_matches_the_sample() {
-        let sample: Vec<f32> = (0..1000).map(|i| if i % 2 == 0 { 0.05 } else { -0.05 }).collect();
+        let sample: Vec<f32> = (0..1000)
+            .map(|i| if i % 2 == 0 { 0.05 } else { -0.05 })
+            .collect();
         assert!((Calibration::fit_face_sd(&sample).unwrap() - 0.05).abs() < 1e-6);
         assert_eq!(Calibration::fit_face_sd(&[0.1]), None);
     }

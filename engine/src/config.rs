@@ -15,7 +15,10 @@ pub struct GalleryConfig {
 impl Default for GalleryConfig {
     /// Daugman 2,048-bit iris codes and 512-d face embeddings.
     fn default() -> Self {
-        Self { iris_layout: IrisLayout::DAUGMAN_2048, face_dim: 512 }
+        Self {
+            iris_layout: IrisLayout::DAUGMAN_2048,
+            face_dim: 512,
+        }
     }
 }
 

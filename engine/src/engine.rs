@@ -76,7 +76,9 @@ pub(crate) struct Inner {
 impl Inner {
     /// True if the slot was deleted (its rows are skipped by search).
     pub(crate) fn is_dead(&self, slot: u32) -> bool {
-        self.dead.get(slot as usize / 64).is_some_and(|w| w >> (slot % 64) & 1 == 1)
+        self.dead
+            .get(slot as usize / 64)
+            .is_some_and(|w| w >> (slot % 64) & 1 == 1)
     }
 
     fn mark_dead(&mut self, slot: u32) {
@@ -91,7 +93,10 @@ impl Inner {
     pub(crate) fn check_searchable(&self) -> Result<()> {
         match &self.degraded {
             None => Ok(()),
-            Some(why) => Err(EngineError::corruption("segments", format!("search unavailable until reopen: {why}"))),
+            Some(why) => Err(EngineError::corruption(
+                "segments",
+                format!("search unavailable until reopen: {why}"),
+            )),
         }
     }
 
@@ -116,7 +121,10 @@ impl Engine {
     pub fn open(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         check_data_dir(&dir)?;
-        let bad = |reason: String| EngineError::BadDataDir { path: dir.display().to_string(), reason };
+        let bad = |reason: String| EngineError::BadDataDir {
+            path: dir.display().to_string(),
+            reason,
+        };
         std::fs::create_dir_all(dir.join("segments")).map_err(|e| bad(e.to_string()))?;
         let store = Store::open(&dir.join("db"), !options.unsafe_no_sync)?;
         let shape = match (store.meta(KEY_FORMAT)?, store.meta(KEY_SHAPE)?) {
@@ -132,7 +140,9 @@ impl Engine {
             (Some(_), shape_bytes) => {
                 let format = store.meta_u64(KEY_FORMAT)?;
                 if format != FORMAT_VERSION {
-                    return Err(bad(format!("gallery format {format}, this build reads {FORMAT_VERSION}")));
+                    return Err(bad(format!(
+                        "gallery format {format}, this build reads {FORMAT_VERSION}"
+                    )));
                 }
                 let stored = shape_bytes
                     .and_then(|b| decode_shape(&b))
@@ -156,7 +166,9 @@ impl Engine {
             let (seg, how) = reconcile::reconcile(&store, &backend, &shape, *m, &spec)?;
             opened.push(match how {
                 Reconciled::Clean => format!("{}: clean", spec.name),
-                Reconciled::TailRepaired { rows } => format!("{}: {rows} rows restored from RocksDB", spec.name),
+                Reconciled::TailRepaired { rows } => {
+                    format!("{}: {rows} rows restored from RocksDB", spec.name)
+                }
                 Reconciled::Rebuilt { reason } => format!("{}: rebuilt ({reason})", spec.name),
             });
             segments.push(seg);
@@ -178,7 +190,11 @@ impl Engine {
         for slot in tombstones {
             inner.mark_dead(slot);
         }
-        Ok(Self { dir, backend, inner: RwLock::new(inner) })
+        Ok(Self {
+            dir,
+            backend,
+            inner: RwLock::new(inner),
+        })
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Inner> {
@@ -247,8 +263,13 @@ impl Engine {
             return Ok(outcomes);
         }
         let first_slot = inner.next_slot;
-        let Some(next_slot) = first_slot.checked_add(new.len() as u32).filter(|s| *s < u32::MAX) else {
-            return Err(EngineError::InvalidRequest("shard is full (2^32 slots)".into()));
+        let Some(next_slot) = first_slot
+            .checked_add(new.len() as u32)
+            .filter(|s| *s < u32::MAX)
+        else {
+            return Err(EngineError::InvalidRequest(
+                "shard is full (2^32 slots)".into(),
+            ));
         };
         let mut batch = inner.store.batch();
         let mut added = [0u64; 3];
@@ -258,11 +279,19 @@ impl Engine {
                 added[m.index()] += u64::from(m.present_in(r));
             }
         }
-        batch.put_meta(&inner.store, KEY_NEXT_SLOT, &u64::from(next_slot).to_le_bytes());
+        batch.put_meta(
+            &inner.store,
+            KEY_NEXT_SLOT,
+            &u64::from(next_slot).to_le_bytes(),
+        );
         for m in Modality::ALL {
             let seg = &inner.segments[m.index()];
             let rows = seg.len() as u64 + added[m.index()];
-            batch.put_meta(&inner.store, &reconcile::expected_rows_key(seg.spec()), &rows.to_le_bytes());
+            batch.put_meta(
+                &inner.store,
+                &reconcile::expected_rows_key(seg.spec()),
+                &rows.to_le_bytes(),
+            );
         }
         inner.store.commit(batch)?;
         // Durable from here on. Rows appended below are derived data: if the process dies before
@@ -272,7 +301,9 @@ impl Engine {
         let mut writer = RowWriter::new(shape);
         let appended = Modality::ALL.iter().try_for_each(|m| {
             let seg = &mut inner.segments[m.index()];
-            new.iter().enumerate().try_for_each(|(i, r)| writer.append(seg, *m, first_slot + i as u32, r))
+            new.iter()
+                .enumerate()
+                .try_for_each(|(i, r)| writer.append(seg, *m, first_slot + i as u32, r))
         });
         if let Err(e) = appended {
             inner.degraded = Some(e.to_string());
@@ -284,7 +315,10 @@ impl Engine {
     /// Deletes a record: durable tombstone first, rows reclaimed by [`Engine::compact`].
     pub fn delete(&self, id: &ReferenceId) -> Result<()> {
         let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        let slot = inner.store.slot_of(id)?.ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let slot = inner
+            .store
+            .slot_of(id)?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let mut batch = inner.store.batch();
         batch.delete_record(&inner.store, id, slot);
         inner.store.commit(batch)?;
@@ -297,8 +331,14 @@ impl Engine {
     /// The stored record of a reference id.
     pub fn get(&self, id: &ReferenceId) -> Result<Record> {
         let inner = self.read();
-        let slot = inner.store.slot_of(id)?.ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        inner.store.record(slot)?.ok_or_else(|| EngineError::NotFound(id.to_string()))
+        let slot = inner
+            .store
+            .slot_of(id)?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        inner
+            .store
+            .record(slot)?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))
     }
 
     /// Rewrites every segment without the rows of deleted records and clears the tombstones.
@@ -309,7 +349,13 @@ impl Engine {
         let shape = inner.shape;
         let mut rebuilt = Vec::new();
         for (m, spec) in Modality::ALL.iter().zip(gallery::specs(&shape)) {
-            rebuilt.push(reconcile::rebuild(&inner.store, &self.backend, &shape, *m, &spec)?);
+            rebuilt.push(reconcile::rebuild(
+                &inner.store,
+                &self.backend,
+                &shape,
+                *m,
+                &spec,
+            )?);
         }
         let mut batch = inner.store.batch();
         for slot in inner.store.tombstones()? {
@@ -356,7 +402,10 @@ impl Engine {
 }
 
 fn check_data_dir(dir: &Path) -> Result<()> {
-    let bad = |reason: &str| EngineError::BadDataDir { path: dir.display().to_string(), reason: reason.into() };
+    let bad = |reason: &str| EngineError::BadDataDir {
+        path: dir.display().to_string(),
+        reason: reason.into(),
+    };
     if dir.exists() {
         if !dir.is_dir() {
             return Err(bad("exists and is not a directory"));
@@ -372,19 +421,31 @@ fn check_data_dir(dir: &Path) -> Result<()> {
 
 fn check_shape(shape: &GalleryConfig) -> std::result::Result<(), String> {
     if shape.face_dim == 0 || shape.face_dim > MAX_FACE_DIM {
-        return Err(format!("face dimension {} outside 1..={MAX_FACE_DIM}", shape.face_dim));
+        return Err(format!(
+            "face dimension {} outside 1..={MAX_FACE_DIM}",
+            shape.face_dim
+        ));
     }
     Ok(())
 }
 
 fn describe(s: &GalleryConfig) -> String {
     let l = s.iris_layout;
-    format!("iris {}x{}x{} / face {}-d", l.rows(), l.cols(), l.bits_per_cell(), s.face_dim)
+    format!(
+        "iris {}x{}x{} / face {}-d",
+        l.rows(),
+        l.cols(),
+        l.bits_per_cell(),
+        s.face_dim
+    )
 }
 
 fn encode_shape(s: &GalleryConfig) -> Vec<u8> {
     let l = s.iris_layout;
-    [l.rows(), l.cols(), l.bits_per_cell(), s.face_dim as u32].iter().flat_map(|v| v.to_le_bytes()).collect()
+    [l.rows(), l.cols(), l.bits_per_cell(), s.face_dim as u32]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
 }
 
 fn decode_shape(b: &[u8]) -> Option<GalleryConfig> {
@@ -393,5 +454,8 @@ fn decode_shape(b: &[u8]) -> Option<GalleryConfig> {
     }
     let w = |i: usize| u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
     let iris_layout = IrisLayout::new(w(0), w(1), w(2)).ok()?;
-    Some(GalleryConfig { iris_layout, face_dim: w(3) as usize })
+    Some(GalleryConfig {
+        iris_layout,
+        face_dim: w(3) as usize,
+    })
 }

@@ -75,15 +75,24 @@ impl EngineError {
     }
 
     pub(crate) fn template(modality: impl Into<String>, err: impl std::fmt::Display) -> Self {
-        Self::InvalidTemplate { modality: modality.into(), reason: err.to_string() }
+        Self::InvalidTemplate {
+            modality: modality.into(),
+            reason: err.to_string(),
+        }
     }
 
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        Self::Io { path: path.display().to_string(), source }
+        Self::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 
     pub(crate) fn corruption(what: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::DataCorruption { what: what.into(), detail: detail.into() }
+        Self::DataCorruption {
+            what: what.into(),
+            detail: detail.into(),
+        }
     }
 }
 

@@ -18,7 +18,10 @@ pub fn fuse(scores: &[f64]) -> f64 {
     match scores.len() {
         0 => 0.0,
         1 => scores[0],
-        _ => to_score(fused_ln_fmr(scores.iter().sum::<f64>() * std::f64::consts::LN_10, scores.len())),
+        _ => to_score(fused_ln_fmr(
+            scores.iter().sum::<f64>() * std::f64::consts::LN_10,
+            scores.len(),
+        )),
     }
 }
 
@@ -55,7 +58,10 @@ pub fn candidate_floor(threshold: f64, max_comparisons: usize) -> f64 {
         return threshold;
     }
     // Find the smallest y with fused(y) >= threshold; then max_i(-ln p_i) >= y / k.
-    let (mut lo, mut hi) = (0.0f64, (threshold + 10.0) * std::f64::consts::LN_10 * 2.0 + 50.0);
+    let (mut lo, mut hi) = (
+        0.0f64,
+        (threshold + 10.0) * std::f64::consts::LN_10 * 2.0 + 50.0,
+    );
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
         if to_score(fused_ln_fmr(mid, k)) >= threshold {
@@ -103,7 +109,10 @@ mod tests {
                 let floor = candidate_floor(threshold, k);
                 // All comparisons just under the floor cannot reach the threshold...
                 let below = vec![floor - 1e-6; k];
-                assert!(fuse(&below) < threshold + 1e-6, "t {threshold} k {k} floor {floor}");
+                assert!(
+                    fuse(&below) < threshold + 1e-6,
+                    "t {threshold} k {k} floor {floor}"
+                );
                 // ...and the floor is not absurdly low.
                 assert!(floor > threshold / k as f64 * 0.5);
             }

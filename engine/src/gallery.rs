@@ -66,12 +66,17 @@ pub fn spec(modality: Modality, shape: &GalleryConfig) -> SegmentSpec {
             SegmentSpec {
                 name: modality.name().into(),
                 columns: vec![l.row_bytes()],
-                kind: crc32fast::hash(format!("iris:{}x{}x{}", l.rows(), l.cols(), l.bits_per_cell()).as_bytes()),
+                kind: crc32fast::hash(
+                    format!("iris:{}x{}x{}", l.rows(), l.cols(), l.bits_per_cell()).as_bytes(),
+                ),
             }
         }
         Modality::Face => SegmentSpec {
             name: modality.name().into(),
-            columns: vec![face::padded_stride(shape.face_dim * 4), face::padded_stride(shape.face_dim)],
+            columns: vec![
+                face::padded_stride(shape.face_dim * 4),
+                face::padded_stride(shape.face_dim),
+            ],
             kind: crc32fast::hash(format!("face:{}", shape.face_dim).as_bytes()),
         },
     }
@@ -100,7 +105,13 @@ impl RowWriter {
     }
 
     /// Appends `record`'s template of `modality` (if it has one) to `segment` under `slot`.
-    pub fn append(&mut self, segment: &mut Segment, modality: Modality, slot: u32, record: &Record) -> Result<()> {
+    pub fn append(
+        &mut self,
+        segment: &mut Segment,
+        modality: Modality,
+        slot: u32,
+        record: &Record,
+    ) -> Result<()> {
         match modality.eye() {
             Some(eye) => {
                 if let Some(iris) = record.iris(eye) {

@@ -36,5 +36,10 @@ pub use config::{EngineOptions, FaceFirstPass, GalleryConfig, SearchConfig};
 pub use engine::{Engine, InsertOutcome, SegmentStats, Stats};
 pub use error::{EngineError, Result};
 pub use gallery::Modality;
-pub use record::{Eye, FaceTemplate, FingerTemplate, IrisTemplate, Minutia, MinutiaKind, Record, ReferenceId, MAX_REFERENCE_ID_BYTES};
-pub use search::{Candidate, IdentifyRequest, IdentifyResult, ModalityScore, Threshold, VerifyResult};
+pub use record::{
+    Eye, FaceTemplate, FingerTemplate, IrisTemplate, Minutia, MinutiaKind, Record, ReferenceId,
+    MAX_REFERENCE_ID_BYTES,
+};
+pub use search::{
+    Candidate, IdentifyRequest, IdentifyResult, ModalityScore, Threshold, VerifyResult,
+};

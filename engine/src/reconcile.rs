@@ -58,9 +58,17 @@ pub(crate) fn reconcile(
                 append_from(store, shape, modality, &mut seg, from)?;
                 if seg.len() as u64 == expected {
                     seg.flush()?;
-                    return Ok((seg, Reconciled::TailRepaired { rows: expected - have }));
+                    return Ok((
+                        seg,
+                        Reconciled::TailRepaired {
+                            rows: expected - have,
+                        },
+                    ));
                 }
-                format!("tail repair gave {} rows, RocksDB expects {expected}", seg.len())
+                format!(
+                    "tail repair gave {} rows, RocksDB expects {expected}",
+                    seg.len()
+                )
             } else {
                 format!("{have} rows, RocksDB expects {expected}")
             }
@@ -87,12 +95,22 @@ pub(crate) fn rebuild(
     append_from(store, shape, modality, &mut seg, 0)?;
     seg.promote(backend)?;
     let mut batch = store.batch();
-    batch.put_meta(store, &expected_rows_key(spec), &(seg.len() as u64).to_le_bytes());
+    batch.put_meta(
+        store,
+        &expected_rows_key(spec),
+        &(seg.len() as u64).to_le_bytes(),
+    );
     store.commit(batch)?;
     Ok(seg)
 }
 
-fn append_from(store: &Store, shape: &GalleryConfig, modality: Modality, seg: &mut Segment, from: u32) -> Result<()> {
+fn append_from(
+    store: &Store,
+    shape: &GalleryConfig,
+    modality: Modality,
+    seg: &mut Segment,
+    from: u32,
+) -> Result<()> {
     let mut writer = RowWriter::new(*shape);
     for item in store.records_from(from) {
         let (slot, record) = item?;

@@ -31,7 +31,9 @@ impl ReferenceId {
             )));
         }
         if id.chars().any(char::is_control) {
-            return Err(EngineError::InvalidReferenceId("contains control characters".into()));
+            return Err(EngineError::InvalidReferenceId(
+                "contains control characters".into(),
+            ));
         }
         Ok(Self(id))
     }
@@ -143,7 +145,12 @@ pub struct Record {
 impl Record {
     /// A record with no templates yet.
     pub fn new(reference_id: ReferenceId) -> Self {
-        Self { reference_id, fingers: Vec::new(), irises: Vec::new(), face: None }
+        Self {
+            reference_id,
+            fingers: Vec::new(),
+            irises: Vec::new(),
+            face: None,
+        }
     }
 
     /// The iris of one eye, if captured.
@@ -162,14 +169,20 @@ impl Record {
         }
         self.validate_fingers()?;
         if self.irises.len() > 2 {
-            return Err(EngineError::template("iris", format!("{} irises, at most 2", self.irises.len())));
+            return Err(EngineError::template(
+                "iris",
+                format!("{} irises, at most 2", self.irises.len()),
+            ));
         }
         for (i, iris) in self.irises.iter().enumerate() {
             let name = format!("iris {}", iris.eye.name());
             if self.irises[..i].iter().any(|o| o.eye == iris.eye) {
                 return Err(EngineError::template(name, "eye given twice"));
             }
-            config.iris_layout.check(&iris.code, &iris.mask).map_err(|e| EngineError::template(name, e))?;
+            config
+                .iris_layout
+                .check(&iris.code, &iris.mask)
+                .map_err(|e| EngineError::template(name, e))?;
         }
         if let Some(face) = &mut self.face {
             abis_matchers::face::check_embedding(&face.embedding, config.face_dim)
@@ -181,14 +194,20 @@ impl Record {
 
     fn validate_fingers(&self) -> Result<()> {
         if self.fingers.len() > 10 {
-            return Err(EngineError::template("finger", format!("{} fingers, at most 10", self.fingers.len())));
+            return Err(EngineError::template(
+                "finger",
+                format!("{} fingers, at most 10", self.fingers.len()),
+            ));
         }
         for (i, finger) in self.fingers.iter().enumerate() {
             let name = format!("finger {}", finger.position);
             if !(1..=10).contains(&finger.position) {
                 return Err(EngineError::template(name, "position must be 1..=10"));
             }
-            if self.fingers[..i].iter().any(|o| o.position == finger.position) {
+            if self.fingers[..i]
+                .iter()
+                .any(|o| o.position == finger.position)
+            {
                 return Err(EngineError::template(name, "position given twice"));
             }
             if finger.minutiae.len() > MAX_MINUTIAE {

@@ -4,8 +4,8 @@
 use abis_datasets::population::Population;
 use abis_engine::storage::segment::segment_files;
 use abis_engine::{
-    gallery, Engine, EngineError, EngineOptions, FaceFirstPass, FaceTemplate, IdentifyRequest, IrisTemplate, Record,
-    ReferenceId, SearchConfig, Threshold,
+    gallery, Engine, EngineError, EngineOptions, FaceFirstPass, FaceTemplate, IdentifyRequest,
+    IrisTemplate, Record, ReferenceId, SearchConfig, Threshold,
 };
 
 fn id(s: &str) -> ReferenceId {
@@ -14,7 +14,9 @@ fn id(s: &str) -> ReferenceId {
 
 fn enrol(engine: &Engine, pop: &Population, people: u64) {
     for start in (0..people).step_by(500) {
-        let batch: Vec<Record> = (start..(start + 500).min(people)).map(|p| pop.enrolment(p)).collect();
+        let batch: Vec<Record> = (start..(start + 500).min(people))
+            .map(|p| pop.enrolment(p))
+            .collect();
         engine.insert_batch(batch).unwrap();
     }
 }
@@ -25,29 +27,53 @@ fn dedup_finds_planted_duplicates_and_not_new_people() {
     let pop = Population::new(11);
     // Calibrated on a held-out seed, never on the population under test.
     let calibration = abis_datasets::calibrate::fit_calibration(&pop.face, 9011, 4000);
-    let engine = Engine::open(dir.path(), EngineOptions { calibration, ..Default::default() }).unwrap();
+    let engine = Engine::open(
+        dir.path(),
+        EngineOptions {
+            calibration,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     enrol(&engine, &pop, 3000);
     assert_eq!(engine.len(), 3000);
 
-    let dups: Vec<Record> = (0..40).map(|p| pop.capture(p * 70, 1, id(&format!("dup-{p}")))).collect();
-    let new: Vec<Record> = (0..40).map(|p| pop.capture(1_000_000 + p, 0, id(&format!("new-{p}")))).collect();
+    let dups: Vec<Record> = (0..40)
+        .map(|p| pop.capture(p * 70, 1, id(&format!("dup-{p}"))))
+        .collect();
+    let new: Vec<Record> = (0..40)
+        .map(|p| pop.capture(1_000_000 + p, 0, id(&format!("new-{p}"))))
+        .collect();
     let request = IdentifyRequest::default();
     let dup_results = engine.identify_batch(&dups, &request).unwrap();
     for (p, r) in dup_results.iter().enumerate() {
         assert_eq!(r.records_searched, 3000);
-        let top = r.candidates.first().unwrap_or_else(|| panic!("duplicate {p} not found"));
-        assert_eq!(top.reference_id, pop.reference_id(p as u64 * 70), "duplicate {p}");
+        let top = r
+            .candidates
+            .first()
+            .unwrap_or_else(|| panic!("duplicate {p} not found"));
+        assert_eq!(
+            top.reference_id,
+            pop.reference_id(p as u64 * 70),
+            "duplicate {p}"
+        );
         assert!(top.fused_score >= r.threshold);
         assert!(!top.scores.is_empty());
     }
     let new_results = engine.identify_batch(&new, &request).unwrap();
-    let flagged = new_results.iter().filter(|r| !r.candidates.is_empty()).count();
+    let flagged = new_results
+        .iter()
+        .filter(|r| !r.candidates.is_empty())
+        .count();
     assert_eq!(flagged, 0, "new people flagged at FPIR 1e-3");
 
     // The probe's own reference id is never its own candidate.
     let enrolled = pop.enrolment(5);
     let r = engine.identify(&enrolled, &request).unwrap();
-    assert!(r.candidates.iter().all(|c| c.reference_id != enrolled.reference_id));
+    assert!(r
+        .candidates
+        .iter()
+        .all(|c| c.reference_id != enrolled.reference_id));
 }
 
 #[test]
@@ -61,8 +87,14 @@ fn verify_accepts_mates_and_rejects_impostors() {
     assert!(v.is_match, "{v:?}");
     let v = engine.verify(&mate, &pop.reference_id(8), 1e-4).unwrap();
     assert!(!v.is_match, "{v:?}");
-    assert!(matches!(engine.verify(&mate, &id("nobody"), 1e-4), Err(EngineError::NotFound(_))));
-    assert!(matches!(engine.verify(&mate, &pop.reference_id(7), 0.0), Err(EngineError::InvalidRequest(_))));
+    assert!(matches!(
+        engine.verify(&mate, &id("nobody"), 1e-4),
+        Err(EngineError::NotFound(_))
+    ));
+    assert!(matches!(
+        engine.verify(&mate, &pop.reference_id(7), 0.0),
+        Err(EngineError::InvalidRequest(_))
+    ));
 }
 
 #[test]
@@ -71,15 +103,27 @@ fn inserts_are_idempotent_and_conflicts_change_nothing() {
     let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
     let pop = Population::new(13);
     let r = pop.enrolment(1);
-    assert_eq!(engine.insert(r.clone()).unwrap(), abis_engine::InsertOutcome::Inserted);
-    assert_eq!(engine.insert(r.clone()).unwrap(), abis_engine::InsertOutcome::AlreadyPresent);
+    assert_eq!(
+        engine.insert(r.clone()).unwrap(),
+        abis_engine::InsertOutcome::Inserted
+    );
+    assert_eq!(
+        engine.insert(r.clone()).unwrap(),
+        abis_engine::InsertOutcome::AlreadyPresent
+    );
     let other = pop.capture(2, 0, r.reference_id.clone());
-    assert!(matches!(engine.insert(other.clone()), Err(EngineError::AlreadyExists(_))));
+    assert!(matches!(
+        engine.insert(other.clone()),
+        Err(EngineError::AlreadyExists(_))
+    ));
     // A batch with one conflict stores nothing at all.
     let fresh = pop.enrolment(3);
     assert!(engine.insert_batch(vec![fresh.clone(), other]).is_err());
     assert_eq!(engine.len(), 1);
-    assert!(matches!(engine.get(&fresh.reference_id), Err(EngineError::NotFound(_))));
+    assert!(matches!(
+        engine.get(&fresh.reference_id),
+        Err(EngineError::NotFound(_))
+    ));
     assert_eq!(engine.get(&r.reference_id).unwrap().irises, r.irises);
 }
 
@@ -100,10 +144,14 @@ fn bad_input_gets_typed_errors_and_stores_nothing() {
     r.face.as_mut().unwrap().embedding[3] = f32::NAN;
     cases.push(("NaN embedding", r));
     let mut r = good.clone();
-    r.face = Some(FaceTemplate { embedding: vec![0.1; 128] });
+    r.face = Some(FaceTemplate {
+        embedding: vec![0.1; 128],
+    });
     cases.push(("wrong dimension", r));
     let mut r = good.clone();
-    r.face = Some(FaceTemplate { embedding: vec![0.0; 512] });
+    r.face = Some(FaceTemplate {
+        embedding: vec![0.0; 512],
+    });
     cases.push(("zero embedding", r));
     let mut r = good.clone();
     let first = r.irises[0].clone();
@@ -116,18 +164,38 @@ fn bad_input_gets_typed_errors_and_stores_nothing() {
     for (what, record) in cases {
         let err = engine.insert(record.clone()).expect_err(what);
         assert!(err.is_user_fault(), "{what}: {err}");
-        let err = engine.identify(&record, &IdentifyRequest::default()).expect_err(what);
+        let err = engine
+            .identify(&record, &IdentifyRequest::default())
+            .expect_err(what);
         assert!(err.is_user_fault(), "{what} (identify): {err}");
     }
-    assert!(matches!(ReferenceId::new(""), Err(EngineError::InvalidReferenceId(_))));
-    assert!(matches!(ReferenceId::new("x".repeat(65)), Err(EngineError::InvalidReferenceId(_))));
+    assert!(matches!(
+        ReferenceId::new(""),
+        Err(EngineError::InvalidReferenceId(_))
+    ));
+    assert!(matches!(
+        ReferenceId::new("x".repeat(65)),
+        Err(EngineError::InvalidReferenceId(_))
+    ));
     assert!(ReferenceId::new("x".repeat(64)).is_ok());
     assert!(matches!(
-        engine.identify(&good, &IdentifyRequest { max_results: 0, ..Default::default() }),
+        engine.identify(
+            &good,
+            &IdentifyRequest {
+                max_results: 0,
+                ..Default::default()
+            }
+        ),
         Err(EngineError::InvalidRequest(_))
     ));
     assert!(matches!(
-        engine.identify(&good, &IdentifyRequest { max_results: 5, threshold: Threshold::Fpir(1.5) }),
+        engine.identify(
+            &good,
+            &IdentifyRequest {
+                max_results: 5,
+                threshold: Threshold::Fpir(1.5)
+            }
+        ),
         Err(EngineError::InvalidRequest(_))
     ));
     assert!(engine.is_empty());
@@ -142,25 +210,42 @@ fn deletes_hide_records_and_compaction_reclaims_rows() {
     {
         let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
         enrol(&engine, &pop, 200);
-        let before = engine.identify(&probe, &IdentifyRequest::default()).unwrap();
+        let before = engine
+            .identify(&probe, &IdentifyRequest::default())
+            .unwrap();
         assert_eq!(before.candidates[0].reference_id, pop.reference_id(9));
         engine.delete(&pop.reference_id(9)).unwrap();
-        assert!(matches!(engine.delete(&pop.reference_id(9)), Err(EngineError::NotFound(_))));
+        assert!(matches!(
+            engine.delete(&pop.reference_id(9)),
+            Err(EngineError::NotFound(_))
+        ));
         assert_eq!(engine.len(), 199);
-        let after = engine.identify(&probe, &IdentifyRequest::default()).unwrap();
-        assert!(after.candidates.iter().all(|c| c.reference_id != pop.reference_id(9)));
+        let after = engine
+            .identify(&probe, &IdentifyRequest::default())
+            .unwrap();
+        assert!(after
+            .candidates
+            .iter()
+            .all(|c| c.reference_id != pop.reference_id(9)));
     }
     // Tombstones survive a reopen; compaction then drops the rows.
     let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
     assert_eq!(engine.stats().pending_tombstones, 1);
-    let after = engine.identify(&probe, &IdentifyRequest::default()).unwrap();
+    let after = engine
+        .identify(&probe, &IdentifyRequest::default())
+        .unwrap();
     assert!(after.candidates.is_empty());
     let reclaimed = engine.compact().unwrap();
-    assert!(reclaimed >= 2, "an iris pair and a face, reclaimed {reclaimed}");
+    assert!(
+        reclaimed >= 2,
+        "an iris pair and a face, reclaimed {reclaimed}"
+    );
     assert_eq!(engine.stats().pending_tombstones, 0);
     // Re-enrolling the same id after deletion is a fresh insert.
     engine.insert(pop.enrolment(9)).unwrap();
-    let again = engine.identify(&probe, &IdentifyRequest::default()).unwrap();
+    let again = engine
+        .identify(&probe, &IdentifyRequest::default())
+        .unwrap();
     assert_eq!(again.candidates[0].reference_id, pop.reference_id(9));
 }
 
@@ -168,50 +253,95 @@ fn deletes_hide_records_and_compaction_reclaims_rows() {
 fn damaged_or_missing_segments_are_detected_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     let pop = Population::new(16);
-    let probes: Vec<Record> = (0..20).map(|p| pop.capture(p * 7, 1, id(&format!("p{p}")))).collect();
+    let probes: Vec<Record> = (0..20)
+        .map(|p| pop.capture(p * 7, 1, id(&format!("p{p}"))))
+        .collect();
     let expected = {
         let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
         enrol(&engine, &pop, 300);
-        engine.identify_batch(&probes, &IdentifyRequest::default()).unwrap()
+        engine
+            .identify_batch(&probes, &IdentifyRequest::default())
+            .unwrap()
     };
     let shape = abis_engine::GalleryConfig::default();
     let seg_dir = dir.path().join("segments");
-    let face = segment_files(&seg_dir, &gallery::spec(abis_engine::Modality::Face, &shape));
-    let left = segment_files(&seg_dir, &gallery::spec(abis_engine::Modality::IrisLeft, &shape));
-    let right = segment_files(&seg_dir, &gallery::spec(abis_engine::Modality::IrisRight, &shape));
+    let face = segment_files(
+        &seg_dir,
+        &gallery::spec(abis_engine::Modality::Face, &shape),
+    );
+    let left = segment_files(
+        &seg_dir,
+        &gallery::spec(abis_engine::Modality::IrisLeft, &shape),
+    );
+    let right = segment_files(
+        &seg_dir,
+        &gallery::spec(abis_engine::Modality::IrisRight, &shape),
+    );
 
     // Flip one byte in the middle of the face f32 rows.
     let mut bytes = std::fs::read(&face[0]).unwrap();
     bytes[64 + 2048 * 150 + 17] ^= 0x40;
     std::fs::write(&face[0], &bytes).unwrap();
     // Truncate the left-iris rows.
-    let f = std::fs::OpenOptions::new().write(true).open(&left[0]).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&left[0])
+        .unwrap();
     f.set_len(64 + 512 * 100).unwrap();
     // Remove the right-iris metadata.
     std::fs::remove_file(&right[1]).unwrap();
 
     let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
     let opened = engine.stats().opened;
-    assert_eq!(opened.iter().filter(|o| o.contains("rebuilt")).count(), 3, "{opened:?}");
-    assert_eq!(engine.identify_batch(&probes, &IdentifyRequest::default()).unwrap(), expected);
+    assert_eq!(
+        opened.iter().filter(|o| o.contains("rebuilt")).count(),
+        3,
+        "{opened:?}"
+    );
+    assert_eq!(
+        engine
+            .identify_batch(&probes, &IdentifyRequest::default())
+            .unwrap(),
+        expected
+    );
     drop(engine);
     // And the rebuilt files are clean at the next open.
     let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
-    assert!(engine.stats().opened.iter().all(|o| o.ends_with("clean")), "{:?}", engine.stats().opened);
+    assert!(
+        engine.stats().opened.iter().all(|o| o.ends_with("clean")),
+        "{:?}",
+        engine.stats().opened
+    );
 }
 
 #[test]
 fn memory_segments_give_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
     let pop = Population::new(17);
-    let probes: Vec<Record> = (0..10).map(|p| pop.capture(p * 11, 1, id(&format!("p{p}")))).collect();
+    let probes: Vec<Record> = (0..10)
+        .map(|p| pop.capture(p * 11, 1, id(&format!("p{p}"))))
+        .collect();
     let mmap = {
         let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
         enrol(&engine, &pop, 150);
-        engine.identify_batch(&probes, &IdentifyRequest::default()).unwrap()
+        engine
+            .identify_batch(&probes, &IdentifyRequest::default())
+            .unwrap()
     };
-    let engine = Engine::open(dir.path(), EngineOptions { memory_segments: true, ..Default::default() }).unwrap();
-    assert_eq!(engine.identify_batch(&probes, &IdentifyRequest::default()).unwrap(), mmap);
+    let engine = Engine::open(
+        dir.path(),
+        EngineOptions {
+            memory_segments: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        engine
+            .identify_batch(&probes, &IdentifyRequest::default())
+            .unwrap(),
+        mmap
+    );
 }
 
 #[test]
@@ -219,15 +349,30 @@ fn data_dir_problems_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file");
     std::fs::write(&file, b"x").unwrap();
-    assert!(matches!(Engine::open(&file, EngineOptions::default()), Err(EngineError::BadDataDir { .. })));
+    assert!(matches!(
+        Engine::open(&file, EngineOptions::default()),
+        Err(EngineError::BadDataDir { .. })
+    ));
     let other = dir.path().join("other");
     std::fs::create_dir(&other).unwrap();
     std::fs::write(other.join("notes.txt"), b"x").unwrap();
-    assert!(matches!(Engine::open(&other, EngineOptions::default()), Err(EngineError::BadDataDir { .. })));
+    assert!(matches!(
+        Engine::open(&other, EngineOptions::default()),
+        Err(EngineError::BadDataDir { .. })
+    ));
     let gallery = dir.path().join("g");
     drop(Engine::open(&gallery, EngineOptions::default()).unwrap());
-    let other_shape = abis_engine::GalleryConfig { face_dim: 128, ..Default::default() };
-    let err = Engine::open(&gallery, EngineOptions { gallery: Some(other_shape), ..Default::default() });
+    let other_shape = abis_engine::GalleryConfig {
+        face_dim: 128,
+        ..Default::default()
+    };
+    let err = Engine::open(
+        &gallery,
+        EngineOptions {
+            gallery: Some(other_shape),
+            ..Default::default()
+        },
+    );
     assert!(matches!(err, Err(EngineError::BadDataDir { .. })));
 }
 
@@ -245,18 +390,35 @@ fn quantised_face_pass_keeps_recall_at_the_threshold() {
     {
         let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
         for start in (0..8000u64).step_by(1000) {
-            let batch: Vec<Record> =
-                (start..start + 1000).map(|p| face_only(p, 0, pop.reference_id(p))).filter(|r| r.face.is_some()).collect();
+            let batch: Vec<Record> = (start..start + 1000)
+                .map(|p| face_only(p, 0, pop.reference_id(p)))
+                .filter(|r| r.face.is_some())
+                .collect();
             engine.insert_batch(batch).unwrap();
         }
     }
-    let probes: Vec<Record> =
-        (0..64).map(|p| face_only(9_000_000 + p, 0, id(&format!("q{p}")))).filter(|r| r.face.is_some()).collect();
+    let probes: Vec<Record> = (0..64)
+        .map(|p| face_only(9_000_000 + p, 0, id(&format!("q{p}"))))
+        .filter(|r| r.face.is_some())
+        .collect();
     // Score 2.5: FMR ~3e-3, so ~25 impostors per probe straddle the threshold.
-    let request = IdentifyRequest { max_results: 1000, threshold: Threshold::Score(2.5) };
+    let request = IdentifyRequest {
+        max_results: 1000,
+        threshold: Threshold::Score(2.5),
+    };
     let run = |pass| {
-        let search = SearchConfig { face_first_pass: pass, ..Default::default() };
-        let engine = Engine::open(dir.path(), EngineOptions { search, ..Default::default() }).unwrap();
+        let search = SearchConfig {
+            face_first_pass: pass,
+            ..Default::default()
+        };
+        let engine = Engine::open(
+            dir.path(),
+            EngineOptions {
+                search,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         engine.identify_batch(&probes, &request).unwrap()
     };
     let exact = run(FaceFirstPass::ExactF32);
@@ -265,11 +427,66 @@ fn quantised_face_pass_keeps_recall_at_the_threshold() {
     for (e, q) in exact.iter().zip(&quick) {
         for c in &e.candidates {
             total += 1;
-            kept += usize::from(q.candidates.iter().any(|x| x.reference_id == c.reference_id));
+            kept += usize::from(
+                q.candidates
+                    .iter()
+                    .any(|x| x.reference_id == c.reference_id),
+            );
         }
     }
-    assert!(total > 500, "too few threshold candidates to measure recall: {total}");
+    assert!(
+        total > 500,
+        "too few threshold candidates to measure recall: {total}"
+    );
     let recall = kept as f64 / total as f64;
     println!("face two-stage recall at score 2.5: {kept}/{total} = {recall:.5}");
     assert!(recall >= 0.999, "recall {recall}");
+}
+
+/// The open-iris 12,800-bit layout and 128-d faces work end to end, with a calibration fitted
+/// on a held-out seed.
+#[test]
+fn open_iris_layout_gallery_finds_duplicates() {
+    use abis_datasets::face::FaceModel;
+    use abis_datasets::iris::IrisModel;
+    use abis_matchers::iris::IrisLayout;
+    let dir = tempfile::tempdir().unwrap();
+    let (iris, face) = (IrisModel::open_iris_12800(), FaceModel::new(128).unwrap());
+    let calibration = abis_datasets::calibrate::fit_for(&iris, &face, 7777, 1500);
+    let pop = Population::with_models(19, iris, face);
+    let shape = abis_engine::GalleryConfig {
+        iris_layout: IrisLayout::OPEN_IRIS_12800,
+        face_dim: 128,
+    };
+    let options = EngineOptions {
+        gallery: Some(shape),
+        calibration,
+        ..Default::default()
+    };
+    let engine = Engine::open(dir.path(), options).unwrap();
+    enrol(&engine, &pop, 1000);
+    let dups: Vec<Record> = (0..20)
+        .map(|p| pop.capture(p * 37, 1, id(&format!("dup-{p}"))))
+        .collect();
+    let new: Vec<Record> = (0..20)
+        .map(|p| pop.capture(5_000_000 + p, 0, id(&format!("new-{p}"))))
+        .collect();
+    for (p, r) in engine
+        .identify_batch(&dups, &IdentifyRequest::default())
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(
+            r.candidates.first().map(|c| c.reference_id.clone()),
+            Some(pop.reference_id(p as u64 * 37))
+        );
+    }
+    let flagged = engine
+        .identify_batch(&new, &IdentifyRequest::default())
+        .unwrap();
+    assert!(
+        flagged.iter().all(|r| r.candidates.is_empty()),
+        "new people flagged"
+    );
 }

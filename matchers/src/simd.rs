@@ -36,7 +36,9 @@ impl SimdLevel {
 
     /// Parses a name as accepted by `ABIS_SIMD`.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|l| l.name() == name.trim().to_ascii_lowercase())
+        Self::ALL
+            .into_iter()
+            .find(|l| l.name() == name.trim().to_ascii_lowercase())
     }
 
     /// Whether this CPU can run kernels of this level.
@@ -64,7 +66,11 @@ impl SimdLevel {
 
     /// The fastest level this CPU supports.
     pub fn best_supported() -> Self {
-        Self::ALL.into_iter().rev().find(|l| l.is_supported()).unwrap_or(Self::Scalar)
+        Self::ALL
+            .into_iter()
+            .rev()
+            .find(|l| l.is_supported())
+            .unwrap_or(Self::Scalar)
     }
 
     /// `self` if the CPU supports it, otherwise the best level below it that it does support.

@@ -79,9 +79,18 @@ struct Summary {
 /// Runs the demo.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.people >= 1, "--people must be at least 1");
-    anyhow::ensure!(args.duplicates <= args.people, "--duplicates cannot exceed --people");
-    anyhow::ensure!(args.duplicates + args.new_people >= 1, "the de-dup batch is empty");
-    let dir = args.data_dir.clone().unwrap_or_else(|| crate::default_data_dir("demo"));
+    anyhow::ensure!(
+        args.duplicates <= args.people,
+        "--duplicates cannot exceed --people"
+    );
+    anyhow::ensure!(
+        args.duplicates + args.new_people >= 1,
+        "the de-dup batch is empty"
+    );
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| crate::default_data_dir("demo"));
     if args.fresh && dir.exists() {
         anyhow::ensure!(
             dir.join("db").join("CURRENT").exists(),
@@ -93,9 +102,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let pop = Population::new(args.seed);
     // Score calibration is fitted on a held-out population (another seed), never on the
     // population the table reports.
-    let calibration = fit_calibration(&pop.face, args.seed.wrapping_add(CALIBRATION_SEED_OFFSET), 20_000);
+    let calibration = fit_calibration(
+        &pop.face,
+        args.seed.wrapping_add(CALIBRATION_SEED_OFFSET),
+        20_000,
+    );
     let face_impostor_sd = calibration.face_impostor_sd;
-    let engine = Engine::open(&dir, EngineOptions { calibration, ..Default::default() })?;
+    let engine = Engine::open(
+        &dir,
+        EngineOptions {
+            calibration,
+            ..Default::default()
+        },
+    )?;
 
     // 1. Enrolment.
     let t = Instant::now();
@@ -103,9 +122,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut enrolled_now = 0;
     for start in (0..args.people).step_by(1000) {
         let end = (start + 1000).min(args.people);
-        let records: Vec<_> = (start..end).into_par_iter().map(|p| pop.enrolment(p)).collect();
-        enrolled_now +=
-            engine.insert_batch(records)?.iter().filter(|o| **o == InsertOutcome::Inserted).count() as u64;
+        let records: Vec<_> = (start..end)
+            .into_par_iter()
+            .map(|p| pop.enrolment(p))
+            .collect();
+        enrolled_now += engine
+            .insert_batch(records)?
+            .iter()
+            .filter(|o| **o == InsertOutcome::Inserted)
+            .count() as u64;
         bar.inc(end - start);
     }
     bar.finish_and_clear();
@@ -132,7 +157,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
 
     // 3. Identify.
-    let request = IdentifyRequest { max_results: 30, threshold: Threshold::Fpir(args.fpir) };
+    let request = IdentifyRequest {
+        max_results: 30,
+        threshold: Threshold::Fpir(args.fpir),
+    };
     let t = Instant::now();
     let results = engine.identify_batch(&probes, &request)?;
     let identify_seconds = t.elapsed().as_secs_f64();
@@ -140,8 +168,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (mut found, mut missed, mut flagged, mut false_candidates) = (0, 0, 0, 0);
     for ((_, truth), result) in applicants.iter().zip(&results) {
         let truth_id = truth.map(|p| pop.reference_id(p));
-        let hit = result.candidates.iter().any(|c| Some(&c.reference_id) == truth_id.as_ref());
-        false_candidates += result.candidates.iter().filter(|c| Some(&c.reference_id) != truth_id.as_ref()).count() as u64;
+        let hit = result
+            .candidates
+            .iter()
+            .any(|c| Some(&c.reference_id) == truth_id.as_ref());
+        false_candidates += result
+            .candidates
+            .iter()
+            .filter(|c| Some(&c.reference_id) != truth_id.as_ref())
+            .count() as u64;
         match (truth, hit) {
             (Some(_), true) => found += 1,
             (Some(_), false) => missed += 1,
@@ -180,7 +215,13 @@ fn print_table(s: &Summary) {
     let rows: Vec<(&str, String)> = vec![
         ("gallery", s.data_dir.clone()),
         ("records in gallery", s.gallery_records.to_string()),
-        ("enrolled this run", format!("{} in {:.1} s ({:.0} records/s)", s.enrolled_now, s.enrol_seconds, s.enrol_records_per_s)),
+        (
+            "enrolled this run",
+            format!(
+                "{} in {:.1} s ({:.0} records/s)",
+                s.enrolled_now, s.enrol_seconds, s.enrol_records_per_s
+            ),
+        ),
         ("de-dup batch", format!("{} applicants", s.applicants)),
         ("planted duplicates", s.planted_duplicates.to_string()),
         ("  found", s.duplicates_found.to_string()),
@@ -188,10 +229,28 @@ fn print_table(s: &Summary) {
         ("new people", s.new_people.to_string()),
         ("  wrongly flagged", s.new_people_flagged.to_string()),
         ("false candidates", s.false_candidates.to_string()),
-        ("threshold (fused score)", format!("{:.2} (FPIR target over {} records)", s.threshold_score, s.gallery_records)),
-        ("face calibration", format!("impostor SD {:.4}, fitted on a held-out seed", s.face_impostor_sd)),
+        (
+            "threshold (fused score)",
+            format!(
+                "{:.2} (FPIR target over {} records)",
+                s.threshold_score, s.gallery_records
+            ),
+        ),
+        (
+            "face calibration",
+            format!(
+                "impostor SD {:.4}, fitted on a held-out seed",
+                s.face_impostor_sd
+            ),
+        ),
         ("identify time", format!("{:.2} s", s.identify_seconds)),
-        ("throughput", format!("{:.0} probes/s, {:.3e} record comparisons/s", s.probes_per_s, s.record_comparisons_per_s)),
+        (
+            "throughput",
+            format!(
+                "{:.0} probes/s, {:.3e} record comparisons/s",
+                s.probes_per_s, s.record_comparisons_per_s
+            ),
+        ),
     ];
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     println!("abis demo: de-duplication on the embedded single node");

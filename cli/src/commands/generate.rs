@@ -33,7 +33,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let pop = Population::new(args.seed);
     let mut writer = PopulationWriter::create(&args.out)?;
     let bar = progress::bar(args.people, "generate");
-    let end = args.first.checked_add(args.people).ok_or_else(|| anyhow::anyhow!("--first + --people overflows"))?;
+    let end = args
+        .first
+        .checked_add(args.people)
+        .ok_or_else(|| anyhow::anyhow!("--first + --people overflows"))?;
     for start in (args.first..end).step_by(4096) {
         let stop = (start + 4096).min(end);
         let records: Vec<_> = (start..stop)
@@ -42,7 +45,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let id = if args.capture == 0 {
                     pop.reference_id(p)
                 } else {
-                    ReferenceId::new(format!("{}-c{}-{p}", pop.prefix, args.capture)).expect("short id")
+                    ReferenceId::new(format!("{}-c{}-{p}", pop.prefix, args.capture))
+                        .expect("short id")
                 };
                 pop.capture(p, args.capture, id)
             })

@@ -32,7 +32,10 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
     let engine = super::open(&args.dir.path())?;
-    let request = IdentifyRequest { max_results: args.max_results, threshold: Threshold::Fpir(args.fpir) };
+    let request = IdentifyRequest {
+        max_results: args.max_results,
+        threshold: Threshold::Fpir(args.fpir),
+    };
     let probes: Vec<_> = PopulationReader::open(&args.file)?.collect::<anyhow::Result<_>>()?;
     let t = Instant::now();
     let (mut with_candidates, mut total) = (0usize, 0usize);
@@ -42,7 +45,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             total += 1;
             with_candidates += usize::from(!result.candidates.is_empty());
             if args.json {
-                let line = serde_json::json!({ "probe": probe.reference_id.as_str(), "result": result });
+                let line =
+                    serde_json::json!({ "probe": probe.reference_id.as_str(), "result": result });
                 println!("{line}");
             } else {
                 let list: Vec<String> = result
@@ -53,7 +57,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!(
                     "{}: {}",
                     probe.reference_id,
-                    if list.is_empty() { "no match".to_string() } else { list.join(", ") }
+                    if list.is_empty() {
+                        "no match".to_string()
+                    } else {
+                        list.join(", ")
+                    }
                 );
             }
         }

@@ -22,7 +22,9 @@ pub struct DataDir {
 impl DataDir {
     /// The directory, defaulting under the user's data dir.
     pub fn path(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| crate::default_data_dir("gallery"))
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| crate::default_data_dir("gallery"))
     }
 }
 

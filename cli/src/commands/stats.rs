@@ -26,10 +26,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!("gallery     {}", stats.data_dir.display());
     println!("records     {}", stats.records);
-    println!("tombstones  {} (rows reclaimed at compaction)", stats.pending_tombstones);
-    println!("shape       iris {} / face {}-d", stats.iris_layout, stats.face_dim);
+    println!(
+        "tombstones  {} (rows reclaimed at compaction)",
+        stats.pending_tombstones
+    );
+    println!(
+        "shape       iris {} / face {}-d",
+        stats.iris_layout, stats.face_dim
+    );
     for s in &stats.segments {
-        println!("segment     {:<11} {:>10} rows {:>10.1} MiB", s.name, s.rows, s.bytes as f64 / (1 << 20) as f64);
+        println!(
+            "segment     {:<11} {:>10} rows {:>10.1} MiB",
+            s.name,
+            s.rows,
+            s.bytes as f64 / (1 << 20) as f64
+        );
     }
     for o in &stats.opened {
         println!("at open     {o}");

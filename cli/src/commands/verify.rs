@@ -38,8 +38,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
-        let detail: Vec<String> =
-            result.scores.iter().map(|s| format!("{} {:.3} -> {:.1}", s.modality.name(), s.raw, s.score)).collect();
+        let detail: Vec<String> = result
+            .scores
+            .iter()
+            .map(|s| format!("{} {:.3} -> {:.1}", s.modality.name(), s.raw, s.score))
+            .collect();
         println!(
             "{} vs {reference}: {} (fused {:.2}, threshold {:.2}; {})",
             probe.reference_id,
@@ -49,5 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             detail.join(", ")
         );
     }
-    Ok(if result.is_match { ExitCode::SUCCESS } else { ExitCode::from(3) })
+    Ok(if result.is_match {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }

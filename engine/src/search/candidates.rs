@@ -24,13 +24,21 @@ pub(crate) fn score_modalities<'a>(
             Some(_) => {
                 if let Some(p) = &probe.iris[m.index()] {
                     let c = iris::compare(level, p, bytes);
-                    scores.push(ModalityScore { modality: m, raw: c.hd_norm, score: calibration.iris_score(c.hd_norm) });
+                    scores.push(ModalityScore {
+                        modality: m,
+                        raw: c.hd_norm,
+                        score: calibration.iris_score(c.hd_norm),
+                    });
                 }
             }
             None => {
                 if let Some(f) = &probe.record.face {
                     let cos = f64::from(face::dot_f32(&f.embedding, &as_f32(bytes)?[..dim]));
-                    scores.push(ModalityScore { modality: m, raw: cos, score: calibration.face_score(cos) });
+                    scores.push(ModalityScore {
+                        modality: m,
+                        raw: cos,
+                        score: calibration.face_score(cos),
+                    });
                 }
             }
         }
@@ -53,11 +61,17 @@ pub(crate) fn fuse_and_rank(
         if inner.is_dead(slot) {
             continue;
         }
-        let scores = score_modalities(probe, &inner.calibration, inner.shape.face_dim, level, |m| {
-            let seg = inner.segment(m);
-            let column = if m == Modality::Face { FACE_F32 } else { 0 };
-            seg.row_of(slot).map(|r| seg.column(column).row(r))
-        })?;
+        let scores = score_modalities(
+            probe,
+            &inner.calibration,
+            inner.shape.face_dim,
+            level,
+            |m| {
+                let seg = inner.segment(m);
+                let column = if m == Modality::Face { FACE_F32 } else { 0 };
+                seg.row_of(slot).map(|r| seg.column(column).row(r))
+            },
+        )?;
         let fused = fusion::fuse(&scores.iter().map(|s| s.score).collect::<Vec<_>>());
         if fused >= threshold {
             passing.push((fused, slot, scores));
@@ -69,11 +83,17 @@ pub(crate) fn fuse_and_rank(
         if out.len() == max_results {
             break;
         }
-        let Some(record) = inner.store.record(slot)? else { continue };
+        let Some(record) = inner.store.record(slot)? else {
+            continue;
+        };
         if record.reference_id == probe.record.reference_id {
             continue;
         }
-        out.push(Candidate { reference_id: record.reference_id, fused_score, scores });
+        out.push(Candidate {
+            reference_id: record.reference_id,
+            fused_score,
+            scores,
+        });
     }
     Ok(out)
 }

@@ -21,7 +21,11 @@ struct FaceProbe<'a> {
 
 /// For each probe with a face: slots whose exact cosine reaches the probe's candidate floor,
 /// best first, at most `modality_candidates`.
-pub(crate) fn first_pass(inner: &Inner, probes: &[PreparedProbe], level: SimdLevel) -> Result<Vec<(usize, Vec<u32>)>> {
+pub(crate) fn first_pass(
+    inner: &Inner,
+    probes: &[PreparedProbe],
+    level: SimdLevel,
+) -> Result<Vec<(usize, Vec<u32>)>> {
     let seg = inner.segment(Modality::Face);
     let users: Vec<FaceProbe<'_>> = probes
         .iter()
@@ -29,7 +33,11 @@ pub(crate) fn first_pass(inner: &Inner, probes: &[PreparedProbe], level: SimdLev
         .filter_map(|(index, p)| {
             let f = p.record.face.as_ref()?;
             let floor_cos = inner.calibration.face_cosine_for_score(p.floor) as f32;
-            Some(FaceProbe { index, embedding: &f.embedding, floor_cos })
+            Some(FaceProbe {
+                index,
+                embedding: &f.embedding,
+                floor_cos,
+            })
         })
         .collect();
     if users.is_empty() || seg.is_empty() {
@@ -46,11 +54,21 @@ pub(crate) fn first_pass(inner: &Inner, probes: &[PreparedProbe], level: SimdLev
         let hits: Vec<Vec<(f32, u32)>> = match inner.search.face_first_pass {
             FaceFirstPass::ExactF32 => {
                 let mut probes = Vec::with_capacity(group.len() * dim);
-                group.iter().for_each(|g| probes.extend_from_slice(g.embedding));
-                scan_chunks(inner, seg.len(), chunk, group.len(), |first, n, out: &mut [f32]| {
-                    let block = &f32_rows[first * f32_stride..(first + n) * f32_stride];
-                    face::batch_dot_f32(&probes, dim, block, f32_stride, out).map_err(|e| EngineError::template("face", e))
-                }, |p| group[p].floor_cos)?
+                group
+                    .iter()
+                    .for_each(|g| probes.extend_from_slice(g.embedding));
+                scan_chunks(
+                    inner,
+                    seg.len(),
+                    chunk,
+                    group.len(),
+                    |first, n, out: &mut [f32]| {
+                        let block = &f32_rows[first * f32_stride..(first + n) * f32_stride];
+                        face::batch_dot_f32(&probes, dim, block, f32_stride, out)
+                            .map_err(|e| EngineError::template("face", e))
+                    },
+                    |p| group[p].floor_cos,
+                )?
             }
             FaceFirstPass::QuantisedI8 => {
                 let i8_col = seg.column(FACE_I8);
@@ -63,29 +81,42 @@ pub(crate) fn first_pass(inner: &Inner, probes: &[PreparedProbe], level: SimdLev
                     .map(|(g, q)| face::quantise_i8(g.embedding, q))
                     .collect();
                 let margin = inner.search.face_margin;
-                let approx = scan_chunks(inner, seg.len(), chunk, group.len(), |first, n, out: &mut [f32]| {
-                    let mut dots = vec![0i32; out.len()];
-                    let block = &i8_rows[first * i8_stride..(first + n) * i8_stride];
-                    face::batch_dot_i8(level, &probes, dim, block, i8_stride, &mut dots)
-                        .map_err(|e| EngineError::template("face", e))?;
-                    for p in 0..group.len() {
-                        for r in 0..n {
-                            out[p * n + r] = dots[p * n + r] as f32 * scales[p] * seg.meta(first + r).aux;
+                let approx = scan_chunks(
+                    inner,
+                    seg.len(),
+                    chunk,
+                    group.len(),
+                    |first, n, out: &mut [f32]| {
+                        let mut dots = vec![0i32; out.len()];
+                        let block = &i8_rows[first * i8_stride..(first + n) * i8_stride];
+                        face::batch_dot_i8(level, &probes, dim, block, i8_stride, &mut dots)
+                            .map_err(|e| EngineError::template("face", e))?;
+                        for p in 0..group.len() {
+                            for r in 0..n {
+                                out[p * n + r] =
+                                    dots[p * n + r] as f32 * scales[p] * seg.meta(first + r).aux;
+                            }
                         }
-                    }
-                    Ok(())
-                }, |p| group[p].floor_cos - margin)?;
+                        Ok(())
+                    },
+                    |p| group[p].floor_cos - margin,
+                )?;
                 // Exact re-rank of the shortlist.
                 approx
                     .into_iter()
                     .zip(group)
                     .map(|(mut short, g)| {
-                        keep_best(&mut short, cap.saturating_mul(4), |a, b| b.0.total_cmp(&a.0));
+                        keep_best(&mut short, cap.saturating_mul(4), |a, b| {
+                            b.0.total_cmp(&a.0)
+                        });
                         short
                             .into_iter()
                             .filter_map(|(_, slot)| {
                                 let row = seg.row_of(slot)?;
-                                let exact = face::dot_f32(g.embedding, &f32_rows[row * f32_stride..row * f32_stride + dim]);
+                                let exact = face::dot_f32(
+                                    g.embedding,
+                                    &f32_rows[row * f32_stride..row * f32_stride + dim],
+                                );
                                 (exact >= g.floor_cos).then_some((exact, slot))
                             })
                             .collect()

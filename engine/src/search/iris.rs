@@ -26,7 +26,11 @@ pub(crate) fn first_pass(
         .enumerate()
         .filter_map(|(i, p)| {
             let prepared = p.iris[modality.index()].as_ref()?;
-            Some((i, prepared, inner.calibration.iris_hd_for_score(p.floor) as f32))
+            Some((
+                i,
+                prepared,
+                inner.calibration.iris_hd_for_score(p.floor) as f32,
+            ))
         })
         .collect();
     if users.is_empty() || seg.is_empty() {
@@ -68,7 +72,9 @@ pub(crate) fn first_pass(
                 },
             )?;
         for (g, mut h) in group.iter().zip(hits) {
-            keep_best(&mut h, inner.search.modality_candidates, |a, b| a.0.total_cmp(&b.0));
+            keep_best(&mut h, inner.search.modality_candidates, |a, b| {
+                a.0.total_cmp(&b.0)
+            });
             out.push((g.0, h.into_iter().map(|(_, s)| s).collect()));
         }
     }
@@ -76,7 +82,11 @@ pub(crate) fn first_pass(
 }
 
 /// Keeps the `cap` best entries (smallest by `cmp`), sorted best first.
-pub(crate) fn keep_best<T>(v: &mut Vec<T>, cap: usize, cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Copy) {
+pub(crate) fn keep_best<T>(
+    v: &mut Vec<T>,
+    cap: usize,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Copy,
+) {
     if v.len() > cap {
         v.select_nth_unstable_by(cap, cmp);
         v.truncate(cap);

@@ -49,7 +49,10 @@ pub struct IdentifyRequest {
 impl Default for IdentifyRequest {
     /// 30 results at FPIR 1 in 1,000 (MOSIP's defaults: maxResults 30, targetFPIR 30).
     fn default() -> Self {
-        Self { max_results: 30, threshold: Threshold::Fpir(1e-3) }
+        Self {
+            max_results: 30,
+            threshold: Threshold::Fpir(1e-3),
+        }
     }
 }
 
@@ -97,24 +100,43 @@ pub(crate) struct PreparedProbe {
 impl Engine {
     /// Identifies one probe; see [`Engine::identify_batch`].
     pub fn identify(&self, probe: &Record, request: &IdentifyRequest) -> Result<IdentifyResult> {
-        Ok(self.identify_batch(std::slice::from_ref(probe), request)?.remove(0))
+        Ok(self
+            .identify_batch(std::slice::from_ref(probe), request)?
+            .remove(0))
     }
 
     /// Identifies a batch of probes against the whole gallery. A probe's own reference id is
     /// never returned as its candidate (so insert-then-identify de-dup works).
-    pub fn identify_batch(&self, probes: &[Record], request: &IdentifyRequest) -> Result<Vec<IdentifyResult>> {
+    pub fn identify_batch(
+        &self,
+        probes: &[Record],
+        request: &IdentifyRequest,
+    ) -> Result<Vec<IdentifyResult>> {
         if request.max_results == 0 {
-            return Err(EngineError::InvalidRequest("max_results must be at least 1".into()));
+            return Err(EngineError::InvalidRequest(
+                "max_results must be at least 1".into(),
+            ));
         }
         let inner = self.read();
         inner.check_searchable()?;
         let threshold = match request.threshold {
             Threshold::Fpir(f) if f > 0.0 && f < 1.0 => fusion::identify_threshold(f, inner.live),
-            Threshold::Fpir(f) => return Err(EngineError::InvalidRequest(format!("FPIR {f} outside (0, 1)"))),
+            Threshold::Fpir(f) => {
+                return Err(EngineError::InvalidRequest(format!(
+                    "FPIR {f} outside (0, 1)"
+                )))
+            }
             Threshold::Score(s) if s.is_finite() && s >= 0.0 => s,
-            Threshold::Score(s) => return Err(EngineError::InvalidRequest(format!("threshold score {s} invalid"))),
+            Threshold::Score(s) => {
+                return Err(EngineError::InvalidRequest(format!(
+                    "threshold score {s} invalid"
+                )))
+            }
         };
-        let prepared = probes.iter().map(|p| inner.prepare(p, threshold)).collect::<Result<Vec<_>>>()?;
+        let prepared = probes
+            .iter()
+            .map(|p| inner.prepare(p, threshold))
+            .collect::<Result<Vec<_>>>()?;
         let level = SimdLevel::get();
         let mut shortlist: Vec<Vec<u32>> = vec![Vec::new(); prepared.len()];
         for m in [Modality::IrisLeft, Modality::IrisRight] {
@@ -129,8 +151,19 @@ impl Engine {
             .iter()
             .zip(shortlist)
             .map(|(p, slots)| {
-                let candidates = candidates::fuse_and_rank(&inner, p, slots, threshold, request.max_results, level)?;
-                Ok(IdentifyResult { candidates, threshold, records_searched: inner.live })
+                let candidates = candidates::fuse_and_rank(
+                    &inner,
+                    p,
+                    slots,
+                    threshold,
+                    request.max_results,
+                    level,
+                )?;
+                Ok(IdentifyResult {
+                    candidates,
+                    threshold,
+                    records_searched: inner.live,
+                })
             })
             .collect()
     }
@@ -143,12 +176,20 @@ impl Inner {
         let mut iris = [None, None];
         for m in [Modality::IrisLeft, Modality::IrisRight] {
             if let Some(t) = m.eye().and_then(|e| record.iris(e)) {
-                let p = abis_matchers::iris::PreparedProbe::new(&self.shape.iris_layout, &t.code, &t.mask, &self.search.rotation)
-                    .map_err(|e| EngineError::template(m.name(), e))?;
+                let p = abis_matchers::iris::PreparedProbe::new(
+                    &self.shape.iris_layout,
+                    &t.code,
+                    &t.mask,
+                    &self.search.rotation,
+                )
+                .map_err(|e| EngineError::template(m.name(), e))?;
                 iris[m.index()] = Some(p);
             }
         }
-        let comparisons = Modality::ALL.iter().filter(|m| m.present_in(&record)).count();
+        let comparisons = Modality::ALL
+            .iter()
+            .filter(|m| m.present_in(&record))
+            .count();
         if comparisons == 0 {
             return Err(EngineError::InvalidRequest(format!(
                 "probe {} has no searchable template (iris or face)",
@@ -156,7 +197,11 @@ impl Inner {
             )));
         }
         let floor = fusion::candidate_floor(threshold, comparisons);
-        Ok(PreparedProbe { record, iris, floor })
+        Ok(PreparedProbe {
+            record,
+            iris,
+            floor,
+        })
     }
 }
 
@@ -167,7 +212,10 @@ pub(crate) fn as_f32(bytes: &[u8]) -> Result<&[f32]> {
     // correctly aligned address with a length of whole f32s.
     let (head, body, tail) = unsafe { bytes.align_to::<f32>() };
     if !head.is_empty() || !tail.is_empty() {
-        return Err(EngineError::corruption("face segment", "f32 rows are not 4-byte aligned"));
+        return Err(EngineError::corruption(
+            "face segment",
+            "f32 rows are not 4-byte aligned",
+        ));
     }
     Ok(body)
 }

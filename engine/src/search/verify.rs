@@ -25,33 +25,58 @@ pub struct VerifyResult {
 
 impl Engine {
     /// Compares a probe with the record enrolled under `reference`, deciding at `target_fmr`.
-    pub fn verify(&self, probe: &Record, reference: &ReferenceId, target_fmr: f64) -> Result<VerifyResult> {
+    pub fn verify(
+        &self,
+        probe: &Record,
+        reference: &ReferenceId,
+        target_fmr: f64,
+    ) -> Result<VerifyResult> {
         if !(target_fmr > 0.0 && target_fmr < 1.0) {
-            return Err(EngineError::InvalidRequest(format!("target FMR {target_fmr} outside (0, 1)")));
+            return Err(EngineError::InvalidRequest(format!(
+                "target FMR {target_fmr} outside (0, 1)"
+            )));
         }
         let threshold = fusion::verify_threshold(target_fmr);
         let inner = self.read();
         let prepared = inner.prepare(probe, threshold)?;
-        let slot = inner.store.slot_of(reference)?.ok_or_else(|| EngineError::NotFound(reference.to_string()))?;
-        let stored = inner.store.record(slot)?.ok_or_else(|| EngineError::NotFound(reference.to_string()))?;
+        let slot = inner
+            .store
+            .slot_of(reference)?
+            .ok_or_else(|| EngineError::NotFound(reference.to_string()))?;
+        let stored = inner
+            .store
+            .record(slot)?
+            .ok_or_else(|| EngineError::NotFound(reference.to_string()))?;
         // Score from the source of truth: encode the stored templates as rows of a scratch
         // segment so verification runs the same kernels as identification.
         let mut writer = RowWriter::new(inner.shape);
         let mut rows: Vec<Option<Segment>> = Vec::new();
-        for (m, spec) in Modality::ALL.iter().zip(crate::gallery::specs(&inner.shape)) {
+        for (m, spec) in Modality::ALL
+            .iter()
+            .zip(crate::gallery::specs(&inner.shape))
+        {
             let mut seg = Segment::create(&Backend::Memory, &spec, false)?;
             writer.append(&mut seg, *m, 0, &stored)?;
             rows.push((!seg.is_empty()).then_some(seg));
         }
-        let scores = score_modalities(&prepared, &inner.calibration, inner.shape.face_dim, SimdLevel::get(), |m| {
-            rows[m.index()].as_ref().map(|s| s.column(0).row(0))
-        })?;
+        let scores = score_modalities(
+            &prepared,
+            &inner.calibration,
+            inner.shape.face_dim,
+            SimdLevel::get(),
+            |m| rows[m.index()].as_ref().map(|s| s.column(0).row(0)),
+        )?;
         if scores.is_empty() {
             return Err(EngineError::InvalidRequest(format!(
                 "probe and reference {reference} share no searchable modality"
             )));
         }
         let fused_score = fusion::fuse(&scores.iter().map(|s| s.score).collect::<Vec<_>>());
-        Ok(VerifyResult { is_match: fused_score >= threshold, fused_score, threshold, scores })
+        Ok(VerifyResult {
+            is_match: fused_score >= threshold,
+            fused_score,
+            threshold,
+            scores,
+        })
     }
 }

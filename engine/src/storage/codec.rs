@@ -30,7 +30,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record> {
         return Err(corrupt("record checksum mismatch".into()));
     }
     if payload[1] != VERSION {
-        return Err(corrupt(format!("record format version {}, this build reads {VERSION}", payload[1])));
+        return Err(corrupt(format!(
+            "record format version {}, this build reads {VERSION}",
+            payload[1]
+        )));
     }
     postcard::from_bytes(&payload[2..]).map_err(|e| corrupt(format!("undecodable record: {e}")))
 }
@@ -42,8 +45,14 @@ mod tests {
 
     fn sample() -> Record {
         let mut r = Record::new(ReferenceId::new("a-1").unwrap());
-        r.irises.push(IrisTemplate { eye: Eye::Right, code: vec![1, 2, 3], mask: vec![255, 255, 0] });
-        r.face = Some(FaceTemplate { embedding: vec![0.6, 0.8] });
+        r.irises.push(IrisTemplate {
+            eye: Eye::Right,
+            code: vec![1, 2, 3],
+            mask: vec![255, 255, 0],
+        });
+        r.face = Some(FaceTemplate {
+            embedding: vec![0.6, 0.8],
+        });
         r
     }
 
@@ -55,7 +64,10 @@ mod tests {
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 0x10;
-            assert!(matches!(decode(&bad), Err(EngineError::DataCorruption { .. })), "flip at {i}");
+            assert!(
+                matches!(decode(&bad), Err(EngineError::DataCorruption { .. })),
+                "flip at {i}"
+            );
         }
         assert!(decode(&bytes[..3]).is_err());
     }

@@ -53,18 +53,29 @@ impl MemColumn {
     /// An empty column of `row_bytes`-wide rows.
     pub fn new(row_bytes: usize) -> Self {
         assert!(row_bytes > 0, "rows are at least one byte");
-        Self { row_bytes, rows: 0, blocks: Vec::new() }
+        Self {
+            row_bytes,
+            rows: 0,
+            blocks: Vec::new(),
+        }
     }
 
     fn bytes(&self) -> &[u8] {
         // SAFETY: `Block` is `repr(C)` over a byte array, so the vector's storage is
         // `blocks.len() * 64` initialised bytes, valid for the borrow of `self`.
-        unsafe { std::slice::from_raw_parts(self.blocks.as_ptr().cast::<u8>(), self.blocks.len() * ALIGN) }
+        unsafe {
+            std::slice::from_raw_parts(self.blocks.as_ptr().cast::<u8>(), self.blocks.len() * ALIGN)
+        }
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `bytes`, with exclusive access through `&mut self`.
-        unsafe { std::slice::from_raw_parts_mut(self.blocks.as_mut_ptr().cast::<u8>(), self.blocks.len() * ALIGN) }
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.blocks.as_mut_ptr().cast::<u8>(),
+                self.blocks.len() * ALIGN,
+            )
+        }
     }
 }
 
@@ -87,7 +98,8 @@ impl ColumnWrite for MemColumn {
         let end = start + rows.len();
         let need = end.div_ceil(ALIGN);
         if need > self.blocks.len() {
-            self.blocks.resize(need.max(self.blocks.len() * 2), Block([0; ALIGN]));
+            self.blocks
+                .resize(need.max(self.blocks.len() * 2), Block([0; ALIGN]));
         }
         self.bytes_mut()[start..end].copy_from_slice(rows);
         self.rows += rows.len() / self.row_bytes;

@@ -47,11 +47,18 @@ impl MmapColumn {
             .truncate(true)
             .open(path)
             .map_err(|e| EngineError::io(path, e))?;
-        file.set_len(MIN_CAPACITY.max(HEADER + row_bytes) as u64).map_err(|e| EngineError::io(path, e))?;
+        file.set_len(MIN_CAPACITY.max(HEADER + row_bytes) as u64)
+            .map_err(|e| EngineError::io(path, e))?;
         // SAFETY: the file was just created by this process and is only written through this map;
         // other processes must not modify a gallery's files while it is open (documented).
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| EngineError::io(path, e))?;
-        let mut column = Self { path: path.to_path_buf(), file, map, row_bytes, rows: 0 };
+        let mut column = Self {
+            path: path.to_path_buf(),
+            file,
+            map,
+            row_bytes,
+            rows: 0,
+        };
         column.write_header(kind);
         Ok(column)
     }
@@ -60,10 +67,16 @@ impl MmapColumn {
     /// kind. Any mismatch or damage is a [`EngineError::DataCorruption`].
     pub fn open(path: &Path, row_bytes: usize, kind: u32) -> Result<Self> {
         let corrupt = |detail: String| EngineError::corruption(path.display().to_string(), detail);
-        let file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| EngineError::io(path, e))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| EngineError::io(path, e))?;
         let len = file.metadata().map_err(|e| EngineError::io(path, e))?.len() as usize;
         if len < HEADER {
-            return Err(corrupt(format!("file is {len} bytes, shorter than its header")));
+            return Err(corrupt(format!(
+                "file is {len} bytes, shorter than its header"
+            )));
         }
         // SAFETY: as in `create`; the gallery directory is owned by this process while open.
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| EngineError::io(path, e))?;
@@ -76,7 +89,9 @@ impl MmapColumn {
         }
         let version = u32_at(h, 8);
         if version != VERSION {
-            return Err(corrupt(format!("format version {version}, this build reads {VERSION}")));
+            return Err(corrupt(format!(
+                "format version {version}, this build reads {VERSION}"
+            )));
         }
         if u32_at(h, 12) as usize != row_bytes || u32_at(h, 24) != kind {
             return Err(corrupt(format!(
@@ -87,9 +102,17 @@ impl MmapColumn {
         }
         let rows = u64::from_le_bytes(h[16..24].try_into().expect("8 bytes")) as usize;
         if HEADER + rows.saturating_mul(row_bytes) > len {
-            return Err(corrupt(format!("{rows} rows committed but the file is truncated at {len} bytes")));
+            return Err(corrupt(format!(
+                "{rows} rows committed but the file is truncated at {len} bytes"
+            )));
         }
-        Ok(Self { path: path.to_path_buf(), file, map, row_bytes, rows })
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            map,
+            row_bytes,
+            rows,
+        })
     }
 
     fn write_header(&mut self, kind: u32) {
@@ -110,10 +133,13 @@ impl MmapColumn {
 
     fn grow(&mut self, min_len: usize) -> Result<()> {
         let new_len = min_len.max(self.map.len() * 2);
-        self.file.set_len(new_len as u64).map_err(|e| EngineError::io(&self.path, e))?;
+        self.file
+            .set_len(new_len as u64)
+            .map_err(|e| EngineError::io(&self.path, e))?;
         // SAFETY: as in `create`; the previous map is dropped by the assignment and no slice of it
         // outlives this `&mut self` call.
-        self.map = unsafe { MmapMut::map_mut(&self.file) }.map_err(|e| EngineError::io(&self.path, e))?;
+        self.map =
+            unsafe { MmapMut::map_mut(&self.file) }.map_err(|e| EngineError::io(&self.path, e))?;
         Ok(())
     }
 

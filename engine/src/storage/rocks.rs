@@ -39,18 +39,24 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
-        let cfs = CFS.iter().map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+        let cfs = CFS
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         Ok(Self { db, sync })
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(name).expect("column families are created at open")
+        self.db
+            .cf_handle(name)
+            .expect("column families are created at open")
     }
 
     /// A new, empty batch.
     pub fn batch(&self) -> StoreBatch {
-        StoreBatch { batch: WriteBatch::default() }
+        StoreBatch {
+            batch: WriteBatch::default(),
+        }
     }
 
     /// Commits a batch atomically and durably.
@@ -74,7 +80,9 @@ impl Store {
                 .as_slice()
                 .try_into()
                 .map(u64::from_le_bytes)
-                .map_err(|_| EngineError::corruption("meta", format!("{key} is {} bytes", v.len()))),
+                .map_err(|_| {
+                    EngineError::corruption("meta", format!("{key} is {} bytes", v.len()))
+                }),
         }
     }
 
@@ -88,14 +96,20 @@ impl Store {
 
     /// The record in a slot.
     pub fn record(&self, slot: u32) -> Result<Option<Record>> {
-        self.db.get_cf(self.cf(CF_RECORDS), slot.to_be_bytes())?.map(|v| codec::decode(&v)).transpose()
+        self.db
+            .get_cf(self.cf(CF_RECORDS), slot.to_be_bytes())?
+            .map(|v| codec::decode(&v))
+            .transpose()
     }
 
     /// Every record with slot >= `from`, in slot order.
     pub fn records_from(&self, from: u32) -> impl Iterator<Item = Result<(u32, Record)>> + '_ {
         let start = from.to_be_bytes();
         self.db
-            .iterator_cf(self.cf(CF_RECORDS), IteratorMode::From(&start, rocksdb::Direction::Forward))
+            .iterator_cf(
+                self.cf(CF_RECORDS),
+                IteratorMode::From(&start, rocksdb::Direction::Forward),
+            )
             .map(|item| {
                 let (k, v) = item?;
                 Ok((decode_slot(&k)?, codec::decode(&v)?))
@@ -137,20 +151,31 @@ impl StoreBatch {
 
     /// Enrols a record in a slot.
     pub fn put_record(&mut self, store: &Store, slot: u32, record: &Record) {
-        self.batch.put_cf(store.cf(CF_IDS), record.reference_id.as_str(), slot.to_be_bytes());
-        self.batch.put_cf(store.cf(CF_RECORDS), slot.to_be_bytes(), codec::encode(record));
+        self.batch.put_cf(
+            store.cf(CF_IDS),
+            record.reference_id.as_str(),
+            slot.to_be_bytes(),
+        );
+        self.batch.put_cf(
+            store.cf(CF_RECORDS),
+            slot.to_be_bytes(),
+            codec::encode(record),
+        );
     }
 
     /// Deletes a record and leaves a tombstone for its segment rows.
     pub fn delete_record(&mut self, store: &Store, id: &ReferenceId, slot: u32) {
         self.batch.delete_cf(store.cf(CF_IDS), id.as_str());
-        self.batch.delete_cf(store.cf(CF_RECORDS), slot.to_be_bytes());
-        self.batch.put_cf(store.cf(CF_TOMBSTONES), slot.to_be_bytes(), []);
+        self.batch
+            .delete_cf(store.cf(CF_RECORDS), slot.to_be_bytes());
+        self.batch
+            .put_cf(store.cf(CF_TOMBSTONES), slot.to_be_bytes(), []);
     }
 
     /// Removes a tombstone (its rows are gone from every segment).
     pub fn clear_tombstone(&mut self, store: &Store, slot: u32) {
-        self.batch.delete_cf(store.cf(CF_TOMBSTONES), slot.to_be_bytes());
+        self.batch
+            .delete_cf(store.cf(CF_TOMBSTONES), slot.to_be_bytes());
     }
 }
 

@@ -59,7 +59,11 @@ impl RowMeta {
 
     fn decode(b: &[u8]) -> Self {
         let word = |i: usize| <[u8; 4]>::try_from(&b[i..i + 4]).expect("4 bytes");
-        Self { slot: u32::from_le_bytes(word(0)), aux: f32::from_le_bytes(word(4)), crc: u32::from_le_bytes(word(8)) }
+        Self {
+            slot: u32::from_le_bytes(word(0)),
+            aux: f32::from_le_bytes(word(4)),
+            crc: u32::from_le_bytes(word(8)),
+        }
     }
 }
 
@@ -87,12 +91,25 @@ impl Segment {
             }
             Backend::Mmap(dir) => {
                 for (i, &w) in spec.columns.iter().enumerate() {
-                    columns.push(Box::new(MmapColumn::create(&column_path(dir, spec, Some(i), tmp), w, spec.kind)?));
+                    columns.push(Box::new(MmapColumn::create(
+                        &column_path(dir, spec, Some(i), tmp),
+                        w,
+                        spec.kind,
+                    )?));
                 }
-                Box::new(MmapColumn::create(&column_path(dir, spec, None, tmp), META_BYTES, spec.kind)?)
+                Box::new(MmapColumn::create(
+                    &column_path(dir, spec, None, tmp),
+                    META_BYTES,
+                    spec.kind,
+                )?)
             }
         };
-        Ok(Self { spec: spec.clone(), columns, meta, slot_rows: Vec::new() })
+        Ok(Self {
+            spec: spec.clone(),
+            columns,
+            meta,
+            slot_rows: Vec::new(),
+        })
     }
 
     /// Opens a segment and verifies every row's checksum. Missing files, damaged headers,
@@ -105,10 +122,23 @@ impl Segment {
         };
         let mut columns: Vec<Col> = Vec::with_capacity(spec.columns.len());
         for (i, &w) in spec.columns.iter().enumerate() {
-            columns.push(Box::new(open_existing(&column_path(dir, spec, Some(i), false), w, spec.kind)?));
+            columns.push(Box::new(open_existing(
+                &column_path(dir, spec, Some(i), false),
+                w,
+                spec.kind,
+            )?));
         }
-        let meta: Col = Box::new(open_existing(&column_path(dir, spec, None, false), META_BYTES, spec.kind)?);
-        let mut seg = Self { spec: spec.clone(), columns, meta, slot_rows: Vec::new() };
+        let meta: Col = Box::new(open_existing(
+            &column_path(dir, spec, None, false),
+            META_BYTES,
+            spec.kind,
+        )?);
+        let mut seg = Self {
+            spec: spec.clone(),
+            columns,
+            meta,
+            slot_rows: Vec::new(),
+        };
         seg.verify()?;
         seg.index_slots()?;
         Ok(seg)
@@ -122,9 +152,14 @@ impl Segment {
                 format!("column holds {} rows, metadata {rows}", c.len()),
             ));
         }
-        let bad = (0..rows).into_par_iter().find_any(|&i| self.row_crc(i) != self.meta(i).crc);
+        let bad = (0..rows)
+            .into_par_iter()
+            .find_any(|&i| self.row_crc(i) != self.meta(i).crc);
         match bad {
-            Some(i) => Err(EngineError::corruption(&self.spec.name, format!("row {i} fails its checksum"))),
+            Some(i) => Err(EngineError::corruption(
+                &self.spec.name,
+                format!("row {i} fails its checksum"),
+            )),
             None => Ok(()),
         }
     }
@@ -134,7 +169,10 @@ impl Segment {
         for i in 0..self.len() {
             let slot = self.meta(i).slot;
             if self.last_slot_before(i).is_some_and(|prev| prev >= slot) {
-                return Err(EngineError::corruption(&self.spec.name, format!("row {i}: slots out of order")));
+                return Err(EngineError::corruption(
+                    &self.spec.name,
+                    format!("row {i}: slots out of order"),
+                ));
             }
             self.map_slot(slot, i);
         }
@@ -165,14 +203,24 @@ impl Segment {
     /// be appended in increasing order.
     pub fn append(&mut self, slot: u32, aux: f32, rows: &[&[u8]]) -> Result<()> {
         debug_assert_eq!(rows.len(), self.columns.len());
-        debug_assert!(self.last_slot().is_none_or(|s| s < slot), "slots are appended in order");
+        debug_assert!(
+            self.last_slot().is_none_or(|s| s < slot),
+            "slots are appended in order"
+        );
         let mut h = crc32fast::Hasher::new();
         for (c, r) in self.columns.iter_mut().zip(rows) {
             h.update(r);
             c.append(r)?;
         }
         let row = self.len();
-        self.meta.append(&RowMeta { slot, aux, crc: h.finalize() }.encode())?;
+        self.meta.append(
+            &RowMeta {
+                slot,
+                aux,
+                crc: h.finalize(),
+            }
+            .encode(),
+        )?;
         self.map_slot(slot, row);
         Ok(())
     }
@@ -181,7 +229,8 @@ impl Segment {
     pub fn promote(&self, backend: &Backend) -> Result<()> {
         if let Backend::Mmap(dir) = backend {
             self.flush()?;
-            let names: Vec<Option<usize>> = (0..self.columns.len()).map(Some).chain([None]).collect();
+            let names: Vec<Option<usize>> =
+                (0..self.columns.len()).map(Some).chain([None]).collect();
             for i in names {
                 let from = column_path(dir, &self.spec, i, true);
                 let to = column_path(dir, &self.spec, i, false);
@@ -224,7 +273,10 @@ impl Segment {
 
     /// The row holding `slot`, if any.
     pub fn row_of(&self, slot: u32) -> Option<usize> {
-        self.slot_rows.get(slot as usize).filter(|&&r| r != NO_ROW).map(|&r| r as usize)
+        self.slot_rows
+            .get(slot as usize)
+            .filter(|&&r| r != NO_ROW)
+            .map(|&r| r as usize)
     }
 
     /// The slot of the last row.
@@ -235,7 +287,10 @@ impl Segment {
 
 fn open_existing(path: &Path, row_bytes: usize, kind: u32) -> Result<MmapColumn> {
     if !path.exists() {
-        return Err(EngineError::corruption(path.display().to_string(), "file missing"));
+        return Err(EngineError::corruption(
+            path.display().to_string(),
+            "file missing",
+        ));
     }
     MmapColumn::open(path, row_bytes, kind)
 }
@@ -250,5 +305,9 @@ fn column_path(dir: &Path, spec: &SegmentSpec, column: Option<usize>, tmp: bool)
 
 /// The files of a segment (for tests and operators).
 pub fn segment_files(dir: &Path, spec: &SegmentSpec) -> Vec<PathBuf> {
-    (0..spec.columns.len()).map(Some).chain([None]).map(|c| column_path(dir, spec, c, false)).collect()
+    (0..spec.columns.len())
+        .map(Some)
+        .chain([None])
+        .map(|c| column_path(dir, spec, c, false))
+        .collect()
 }

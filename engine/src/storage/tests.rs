@@ -25,9 +25,13 @@ fn conformance(mut col: Box<dyn ColumnWrite>) {
         assert_eq!(col.row(i), &expect[..], "row {i}");
     }
     assert_eq!(col.row(n + 1), &two[w..]);
-    if w % ALIGN == 0 {
+    if w.is_multiple_of(ALIGN) {
         for i in [0, 1, n] {
-            assert_eq!(col.row(i).as_ptr() as usize % ALIGN, 0, "row {i} is 64-byte aligned");
+            assert_eq!(
+                col.row(i).as_ptr() as usize % ALIGN,
+                0,
+                "row {i} is 64-byte aligned"
+            );
         }
     }
     col.flush().unwrap();
@@ -58,8 +62,12 @@ fn mmap_open_rejects_wrong_shape_bad_header_and_truncation() {
     let mut c = MmapColumn::create(&path, 64, 1).unwrap();
     c.append(&[9u8; 64 * 10]).unwrap();
     drop(c);
-    let corrupt = |r: Result<MmapColumn, EngineError>| matches!(r, Err(EngineError::DataCorruption { .. }));
-    assert!(corrupt(MmapColumn::open(&path, 128, 1)), "row width mismatch");
+    let corrupt =
+        |r: Result<MmapColumn, EngineError>| matches!(r, Err(EngineError::DataCorruption { .. }));
+    assert!(
+        corrupt(MmapColumn::open(&path, 128, 1)),
+        "row width mismatch"
+    );
     assert!(corrupt(MmapColumn::open(&path, 64, 2)), "kind mismatch");
 
     let mut bytes = std::fs::read(&path).unwrap();
@@ -73,17 +81,25 @@ fn mmap_open_rejects_wrong_shape_bad_header_and_truncation() {
     assert!(corrupt(MmapColumn::open(&path, 64, 1)), "truncated");
 
     std::fs::write(&path, b"short").unwrap();
-    assert!(corrupt(MmapColumn::open(&path, 64, 1)), "shorter than a header");
+    assert!(
+        corrupt(MmapColumn::open(&path, 64, 1)),
+        "shorter than a header"
+    );
 }
 
 fn spec() -> SegmentSpec {
-    SegmentSpec { name: "test".into(), columns: vec![64, 8], kind: 42 }
+    SegmentSpec {
+        name: "test".into(),
+        columns: vec![64, 8],
+        kind: 42,
+    }
 }
 
 fn filled(backend: &Backend) -> Segment {
     let mut seg = Segment::create(backend, &spec(), false).unwrap();
     for slot in [2u32, 5, 9] {
-        seg.append(slot, slot as f32 / 2.0, &[&[slot as u8; 64], &[1u8; 8]]).unwrap();
+        seg.append(slot, slot as f32 / 2.0, &[&[slot as u8; 64], &[1u8; 8]])
+            .unwrap();
     }
     seg.flush().unwrap();
     seg
@@ -117,8 +133,14 @@ fn segment_detects_a_flipped_byte_and_a_missing_file() {
     let mut bytes = std::fs::read(&files[1]).unwrap();
     bytes[HEADER + 8 + 3] ^= 0x80; // row 1 of column 1
     std::fs::write(&files[1], &bytes).unwrap();
-    assert!(matches!(Segment::open(&backend, &spec()), Err(EngineError::DataCorruption { .. })));
+    assert!(matches!(
+        Segment::open(&backend, &spec()),
+        Err(EngineError::DataCorruption { .. })
+    ));
 
     std::fs::remove_file(&files[0]).unwrap();
-    assert!(matches!(Segment::open(&backend, &spec()), Err(EngineError::DataCorruption { .. })));
+    assert!(matches!(
+        Segment::open(&backend, &spec()),
+        Err(EngineError::DataCorruption { .. })
+    ));
 }
