@@ -1,13 +1,12 @@
 //! Face first pass: i8 dot products over every row with an exact f32 re-rank of the shortlist,
 //! or exhaustive exact f32 (GEMM) when configured.
 
-use super::{as_f32, as_i8, iris::keep_best, PreparedProbe};
+use super::{as_f32, as_i8, collect_hits, iris::keep_best, PreparedProbe};
 use crate::config::FaceFirstPass;
 use crate::engine::Inner;
 use crate::error::{EngineError, Result};
 use crate::gallery::{Modality, FACE_F32, FACE_I8};
 use abis_matchers::{face, SimdLevel};
-use rayon::prelude::*;
 
 /// Probes per kernel call.
 const PROBE_GROUP: usize = 64;
@@ -57,9 +56,9 @@ pub(crate) fn first_pass(
                 group
                     .iter()
                     .for_each(|g| probes.extend_from_slice(g.embedding));
-                scan_chunks(
+                collect_hits(
                     inner,
-                    seg.len(),
+                    Modality::Face,
                     chunk,
                     group.len(),
                     |first, n, out: &mut [f32]| {
@@ -67,7 +66,7 @@ pub(crate) fn first_pass(
                         face::batch_dot_f32(&probes, dim, block, f32_stride, out)
                             .map_err(|e| EngineError::template("face", e))
                     },
-                    |p| group[p].floor_cos,
+                    |p, s| s >= group[p].floor_cos,
                 )?
             }
             FaceFirstPass::QuantisedI8 => {
@@ -81,9 +80,9 @@ pub(crate) fn first_pass(
                     .map(|(g, q)| face::quantise_i8(g.embedding, q))
                     .collect();
                 let margin = inner.search.face_margin;
-                let approx = scan_chunks(
+                let approx = collect_hits(
                     inner,
-                    seg.len(),
+                    Modality::Face,
                     chunk,
                     group.len(),
                     |first, n, out: &mut [f32]| {
@@ -99,7 +98,7 @@ pub(crate) fn first_pass(
                         }
                         Ok(())
                     },
-                    |p| group[p].floor_cos - margin,
+                    |p, s| s >= group[p].floor_cos - margin,
                 )?;
                 // Exact re-rank of the shortlist.
                 approx
@@ -130,45 +129,4 @@ pub(crate) fn first_pass(
         }
     }
     Ok(out)
-}
-
-/// Runs `kernel(first_row, rows, out[probes x rows])` over row chunks in parallel and keeps, per
-/// probe, the live rows scoring at least `floor(probe)`.
-fn scan_chunks(
-    inner: &Inner,
-    total: usize,
-    chunk: usize,
-    probes: usize,
-    kernel: impl Fn(usize, usize, &mut [f32]) -> Result<()> + Sync,
-    floor: impl Fn(usize) -> f32 + Sync,
-) -> Result<Vec<Vec<(f32, u32)>>> {
-    let seg = inner.segment(Modality::Face);
-    (0..total.div_ceil(chunk))
-        .into_par_iter()
-        .map(|c| -> Result<Vec<Vec<(f32, u32)>>> {
-            let first = c * chunk;
-            let n = chunk.min(total - first);
-            let mut scores = vec![0f32; probes * n];
-            kernel(first, n, &mut scores)?;
-            let mut local = vec![Vec::new(); probes];
-            for (p, hits) in local.iter_mut().enumerate() {
-                let f = floor(p);
-                for (r, &s) in scores[p * n..(p + 1) * n].iter().enumerate() {
-                    if s >= f {
-                        let slot = seg.meta(first + r).slot;
-                        if !inner.is_dead(slot) {
-                            hits.push((s, slot));
-                        }
-                    }
-                }
-            }
-            Ok(local)
-        })
-        .try_reduce(
-            || vec![Vec::new(); probes],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| x.extend(y));
-                Ok(a)
-            },
-        )
 }

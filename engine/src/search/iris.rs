@@ -1,12 +1,11 @@
 //! Iris first pass: every row of an eye's segment against every probe with that eye.
 
-use super::PreparedProbe;
+use super::{collect_hits, PreparedProbe};
 use crate::engine::Inner;
 use crate::error::{EngineError, Result};
 use crate::gallery::Modality;
 use abis_matchers::iris;
 use abis_matchers::SimdLevel;
-use rayon::prelude::*;
 
 /// Probes per kernel call: enough to reuse each gallery row many times, few enough that the
 /// rotated probes stay in L2.
@@ -37,40 +36,23 @@ pub(crate) fn first_pass(
         return Ok(users.iter().map(|u| (u.0, Vec::new())).collect());
     }
     let column = seg.column(0);
-    let stride = column.row_bytes();
-    let rows = column.rows();
+    let (stride, rows) = (column.row_bytes(), column.rows());
     let chunk = inner.search.chunk_rows.max(1);
     let mut out = Vec::with_capacity(users.len());
     for group in users.chunks(PROBE_GROUP) {
         let kernels: Vec<iris::PreparedProbe> = group.iter().map(|g| g.1.clone()).collect();
-        let hits: Vec<Vec<(f32, u32)>> = rows
-            .par_chunks(chunk * stride)
-            .enumerate()
-            .map(|(c, block)| -> Result<Vec<Vec<(f32, u32)>>> {
-                let n = block.len() / stride;
-                let mut hd = vec![0f32; n * kernels.len()];
-                iris::scan(level, &kernels, block, stride, &mut hd)
-                    .map_err(|e| EngineError::template(modality.name(), e))?;
-                let mut local = vec![Vec::new(); kernels.len()];
-                for (p, g) in group.iter().enumerate() {
-                    for (r, &d) in hd[p * n..(p + 1) * n].iter().enumerate() {
-                        if d <= g.2 {
-                            let slot = seg.meta(c * chunk + r).slot;
-                            if !inner.is_dead(slot) {
-                                local[p].push((d, slot));
-                            }
-                        }
-                    }
-                }
-                Ok(local)
-            })
-            .try_reduce(
-                || vec![Vec::new(); group.len()],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(x, y)| x.extend(y));
-                    Ok(a)
-                },
-            )?;
+        let hits = collect_hits(
+            inner,
+            modality,
+            chunk,
+            kernels.len(),
+            |first, n, out: &mut [f32]| {
+                let block = &rows[first * stride..(first + n) * stride];
+                iris::scan(level, &kernels, block, stride, out)
+                    .map_err(|e| EngineError::template(modality.name(), e))
+            },
+            |p, d| d <= group[p].2,
+        )?;
         for (g, mut h) in group.iter().zip(hits) {
             keep_best(&mut h, inner.search.modality_candidates, |a, b| {
                 a.0.total_cmp(&b.0)

@@ -205,6 +205,50 @@ impl Inner {
     }
 }
 
+/// The first-pass driver shared by every modality: runs `kernel(first_row, rows, out)` (with
+/// `out[p * rows + r]` the score of probe `p` against row `first_row + r`) over the modality's
+/// segment in chunks of `chunk` rows, in parallel, and collects per probe the `(score, slot)` of
+/// the live rows that `keep(probe, score)` accepts.
+pub(crate) fn collect_hits(
+    inner: &Inner,
+    modality: Modality,
+    chunk: usize,
+    probes: usize,
+    kernel: impl Fn(usize, usize, &mut [f32]) -> Result<()> + Sync,
+    keep: impl Fn(usize, f32) -> bool + Sync,
+) -> Result<Vec<Vec<(f32, u32)>>> {
+    use rayon::prelude::*;
+    let seg = inner.segment(modality);
+    let total = seg.len();
+    (0..total.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| -> Result<Vec<Vec<(f32, u32)>>> {
+            let first = c * chunk;
+            let n = chunk.min(total - first);
+            let mut scores = vec![0f32; probes * n];
+            kernel(first, n, &mut scores)?;
+            let mut local = vec![Vec::new(); probes];
+            for (p, hits) in local.iter_mut().enumerate() {
+                for (r, &s) in scores[p * n..(p + 1) * n].iter().enumerate() {
+                    if keep(p, s) {
+                        let slot = seg.meta(first + r).slot;
+                        if !inner.is_dead(slot) {
+                            hits.push((s, slot));
+                        }
+                    }
+                }
+            }
+            Ok(local)
+        })
+        .try_reduce(
+            || vec![Vec::new(); probes],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| x.extend(y));
+                Ok(a)
+            },
+        )
+}
+
 /// Reinterprets 64-byte aligned little-endian f32 rows. Segments always satisfy the alignment;
 /// anything else is a bug, reported as corruption rather than undefined behaviour.
 pub(crate) fn as_f32(bytes: &[u8]) -> Result<&[f32]> {
