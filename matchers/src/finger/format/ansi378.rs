@@ -19,7 +19,7 @@
 //! otherwise.
 
 use super::bytes::{Reader, Writer};
-use super::view::{read_view, write_view, AngleUnits, MIN_VIEW_LEN};
+use super::view::{write_view, AngleUnits};
 use super::{MinutiaeRecord, ParseOptions, Parsed, RecordFormat};
 use crate::Result;
 
@@ -34,32 +34,13 @@ pub(super) fn parse(bytes: &[u8], options: ParseOptions) -> Result<Parsed> {
         r.u32()?;
     }
     let product_id = r.u32()?;
-    let capture_equipment = r.u16()?;
-    let width = r.u16()?;
-    let height = r.u16()?;
-    let x_resolution = r.u16()?;
-    let y_resolution = r.u16()?;
-    let count = r.u8()? as usize;
-    r.u8()?; // reserved
-    let mut views = Vec::with_capacity(count.min(r.remaining() / MIN_VIEW_LEN));
-    for _ in 0..count {
-        views.push(read_view(&mut r, AngleUnits::Ansi, options.extended)?);
-    }
-    let content_len = r.pos();
-    r.finish()?;
-    Ok(Parsed {
-        record: MinutiaeRecord {
-            format: RecordFormat::Ansi378_2004,
-            width,
-            height,
-            x_resolution,
-            y_resolution,
-            capture_equipment,
-            product_id,
-            views,
-        },
-        content_len,
-    })
+    super::iso2005::read_body(
+        r,
+        RecordFormat::Ansi378_2004,
+        product_id,
+        AngleUnits::Ansi,
+        options,
+    )
 }
 
 /// Writes `record` as ANSI 378-2004 (the 2011 capture fields are dropped).

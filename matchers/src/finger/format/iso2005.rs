@@ -28,6 +28,25 @@ pub(super) fn parse(bytes: &[u8], options: ParseOptions) -> Result<Parsed> {
     let mut r = Reader::new(bytes, NAME);
     r.take(8)?;
     r.u32()?; // record length: not used to bound reading, see the module doc of `format`
+    read_body(
+        r,
+        RecordFormat::Iso19794_2_2005,
+        0,
+        AngleUnits::Iso,
+        options,
+    )
+}
+
+/// The rest of a record after its length field (and ANSI's product id), shared with ANSI 378,
+/// whose header continues exactly like ISO 2005's: capture equipment, image size, resolutions,
+/// view count, a reserved byte, then the views in the given angle units.
+pub(super) fn read_body(
+    mut r: Reader<'_>,
+    format: RecordFormat,
+    product_id: u32,
+    units: AngleUnits,
+    options: ParseOptions,
+) -> Result<Parsed> {
     let capture_equipment = r.u16()?;
     let width = r.u16()?;
     let height = r.u16()?;
@@ -37,19 +56,19 @@ pub(super) fn parse(bytes: &[u8], options: ParseOptions) -> Result<Parsed> {
     r.u8()?; // reserved
     let mut views = Vec::with_capacity(count.min(r.remaining() / MIN_VIEW_LEN));
     for _ in 0..count {
-        views.push(read_view(&mut r, AngleUnits::Iso, options.extended)?);
+        views.push(read_view(&mut r, units, options.extended)?);
     }
     let content_len = r.pos();
     r.finish()?;
     Ok(Parsed {
         record: MinutiaeRecord {
-            format: RecordFormat::Iso19794_2_2005,
+            format,
             width,
             height,
             x_resolution,
             y_resolution,
             capture_equipment,
-            product_id: 0,
+            product_id,
             views,
         },
         content_len,
