@@ -3,7 +3,12 @@
 //! ```text
 //! cargo run --release -p abis-bench -- iris-scan --json
 //! cargo run --release -p abis-bench -- all
+//! cargo run --release -p abis-bench --features bozorth3 -- finger-match
 //! ```
+//!
+//! `finger-match` compares our fingerprint matcher with NIST bozorth3 on the FVC2002 templates
+//! (`--fvc-root`); the bozorth3 peer is compiled only with the `bozorth3` cargo feature (it builds
+//! NBIS C code through the `nbis-rs` crate), and without it the suite measures ours alone.
 //!
 //! Each suite prints one JSON object per measured configuration (with `--json`) or a table. Every
 //! line carries the memory read bandwidth measured in the same run (`mem_read_gbps`, a STREAM-like
@@ -25,7 +30,7 @@ use report::{Printer, Row};
     about = "Speed benchmarks of the abis kernels and engine"
 )]
 pub struct Opts {
-    /// Suite to run: iris-scan, iris-batch, face-scan, face-batch, or all.
+    /// Suite to run: iris-scan, iris-batch, face-scan, face-batch, finger-match, finger-search, or all.
     pub suite: String,
     /// Print one JSON object per line instead of a table.
     #[arg(long)]
@@ -45,6 +50,9 @@ pub struct Opts {
     /// Seed of the synthetic data.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Folder of FVC2002-style databases (`DB1_B`, ...) for finger-match.
+    #[arg(long, default_value = "../shared/data/fvc2002")]
+    pub fvc_root: std::path::PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ pub mod load;
 pub mod metrics;
 pub mod protocol;
 pub mod score;
+pub mod search;
 
 pub use calibrate::{fit_calibration, CalibrationFit};
 pub use load::{load_database, load_root, FvcDatabase, FvcError, FvcImpression};

@@ -14,12 +14,16 @@
 //!   SD ~0.06), eyelid / eyelash / reflection masks leaving ~911 bits compared.
 //! - [`face`]: L2-normalised embeddings of any dimension; impostor cosines ~0 +- 0.06 at 512-d,
 //!   genuine ~0.63 with per-capture spread.
+//! - [`finger`]: fingerprint minutiae (30-60 per finger, Sherlock-Monro orientation fields per
+//!   pattern class, elastically distorted partial impressions with extraction errors) for scale
+//!   and speed tests of the finger search; not an accuracy source.
 //!
 //! Dependencies point one way: this crate uses `abis-matchers` (layouts, comparators) and never
 //! the engine.
 
 pub mod calibrate;
 pub mod face;
+pub mod finger;
 pub mod fvc;
 pub mod iris;
 pub mod population;

@@ -2,7 +2,8 @@
 //!
 //! A [`Population`] turns the calibrated generators of this crate into engine records: person
 //! `i` has a left and right iris and a face (each missing for a small, seeded fraction of people,
-//! as in real registrations), enrolled under `"<prefix>-<i>"`. Any capture index other than the
+//! as in real registrations) and, when asked for, up to ten fingers, enrolled under
+//! `"<prefix>-<i>"`. Any capture index other than the
 //! enrolment's gives a fresh acquisition of the same person: a planted duplicate.
 //!
 //! Files: `abis generate` writes a population to a file that `abis enroll` reads:
@@ -12,9 +13,10 @@
 //! ```
 
 use crate::face::FaceModel;
+use crate::finger::FingerModel;
 use crate::iris::{Eye as GenEye, IrisModel};
 use crate::seed::{rng, Stream};
-use abis_engine::record::{Eye, FaceTemplate, IrisTemplate, Record, ReferenceId};
+use abis_engine::record::{Eye, FaceTemplate, FingerTemplate, IrisTemplate, Record, ReferenceId};
 use abis_engine::storage::codec;
 use anyhow::{bail, Context};
 use rand::Rng;
@@ -37,6 +39,10 @@ pub struct Population {
     pub iris: IrisModel,
     /// Face generator.
     pub face: FaceModel,
+    /// Finger generator.
+    pub finger: FingerModel,
+    /// Fingers per person: ISO positions `1..=fingers` (0 = no fingerprints).
+    pub fingers: u8,
 }
 
 impl Population {
@@ -56,7 +62,17 @@ impl Population {
             prefix: "person".into(),
             iris,
             face,
+            finger: FingerModel::default(),
+            fingers: 0,
         }
+    }
+
+    /// The same population with `fingers` fingerprints per person (ISO positions 1..=fingers,
+    /// at most 10), each a synthetic minutiae set whose captures are distorted, partial
+    /// impressions of one master finger.
+    pub fn with_fingers(mut self, fingers: u8) -> Self {
+        self.fingers = fingers.min(10);
+        self
     }
 
     /// The reference id person `person` is enrolled under.
@@ -96,6 +112,13 @@ impl Population {
                 eye,
                 code: sample.code,
                 mask: sample.mask,
+            });
+        }
+        for position in 1..=self.fingers {
+            let master = self.finger.master(self.seed, person, position - 1);
+            record.fingers.push(FingerTemplate {
+                position,
+                minutiae: self.finger.capture(&master, capture as u32),
             });
         }
         if !missing_face {

@@ -50,6 +50,12 @@ pub struct SearchConfig {
     /// Most candidates a single modality passes to fusion per probe (the best ones by score);
     /// the i8 face pass re-ranks up to four times as many.
     pub modality_candidates: usize,
+    /// Most full finger comparisons per probe: a probe with `f` fingers passes its best
+    /// `max(1, finger_comparisons / f)` records by first-stage score (summed over the fingers
+    /// probe and record share) to the full matcher, which compares every shared finger. A full
+    /// comparison costs preparing the stored minutiae (~0.5 ms) plus ~15 us; with more fingers
+    /// the summed first-stage score ranks mates far higher, so fewer records are needed.
+    pub finger_comparisons: usize,
     /// Gallery rows per parallel work item.
     pub chunk_rows: usize,
 }
@@ -61,6 +67,7 @@ impl Default for SearchConfig {
             face_first_pass: FaceFirstPass::QuantisedI8,
             face_margin: 0.03,
             modality_candidates: 1024,
+            finger_comparisons: 128,
             chunk_rows: 4096,
         }
     }

@@ -5,6 +5,8 @@ use crate::error::{EngineError, Result};
 use crate::record::{Eye, Record};
 use crate::storage::{Backend, Segment, SegmentSpec};
 use abis_matchers::face;
+use abis_matchers::finger::index::{FingerCode, FingerSet, SET_WORDS};
+use abis_matchers::finger::PreparedFinger;
 
 /// A searchable modality position; each has its own segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -16,11 +18,18 @@ pub enum Modality {
     IrisRight,
     /// Face.
     Face,
+    /// Fingers: one row of ten first-stage finger codes per record (positions 1..=10).
+    Fingers,
 }
 
 impl Modality {
     /// Every modality, in segment order.
-    pub const ALL: [Modality; 3] = [Modality::IrisLeft, Modality::IrisRight, Modality::Face];
+    pub const ALL: [Modality; 4] = [
+        Modality::IrisLeft,
+        Modality::IrisRight,
+        Modality::Face,
+        Modality::Fingers,
+    ];
 
     /// Stable name (segment file stem, metric label).
     pub fn name(self) -> &'static str {
@@ -28,6 +37,7 @@ impl Modality {
             Modality::IrisLeft => "iris-left",
             Modality::IrisRight => "iris-right",
             Modality::Face => "face",
+            Modality::Fingers => "fingers",
         }
     }
 
@@ -36,7 +46,7 @@ impl Modality {
         match self {
             Modality::IrisLeft => Some(Eye::Left),
             Modality::IrisRight => Some(Eye::Right),
-            Modality::Face => None,
+            Modality::Face | Modality::Fingers => None,
         }
     }
 
@@ -47,9 +57,12 @@ impl Modality {
 
     /// Whether a record carries this modality.
     pub fn present_in(self, record: &Record) -> bool {
-        match self.eye() {
-            Some(eye) => record.iris(eye).is_some(),
-            None => record.face.is_some(),
+        match self {
+            Modality::IrisLeft | Modality::IrisRight => {
+                self.eye().is_some_and(|e| record.iris(e).is_some())
+            }
+            Modality::Face => record.face.is_some(),
+            Modality::Fingers => !record.fingers.is_empty(),
         }
     }
 }
@@ -79,7 +92,30 @@ pub fn spec(modality: Modality, shape: &GalleryConfig) -> SegmentSpec {
             ],
             kind: crc32fast::hash(format!("face:{}", shape.face_dim).as_bytes()),
         },
+        Modality::Fingers => SegmentSpec {
+            name: modality.name().into(),
+            columns: vec![SET_WORDS * 8],
+            kind: crc32fast::hash(b"fingers:mcc-simhash64x31:v1"),
+        },
     }
+}
+
+/// Resolution the engine states for stored minutiae: 500 ppi in pixels per centimetre.
+pub const FINGER_PPCM: u16 = 197;
+
+/// Prepares one stored finger for the matcher.
+pub fn prepare_finger(minutiae: &[crate::record::Minutia]) -> PreparedFinger {
+    PreparedFinger::new(minutiae, FINGER_PPCM, FINGER_PPCM)
+}
+
+/// The first-stage codes of a record's fingers (empty set for a record without fingers).
+pub fn finger_set(record: &Record) -> FingerSet {
+    let mut set = FingerSet::default();
+    for f in &record.fingers {
+        set.set(f.position, FingerCode::new(&prepare_finger(&f.minutiae)))
+            .expect("positions are validated before storing");
+    }
+    set
 }
 
 /// Encodes a record's template for one modality into row buffers (reused across calls) and
@@ -90,6 +126,7 @@ pub struct RowWriter {
     face_f32: Vec<u8>,
     face_i8: Vec<u8>,
     quantised: Vec<i8>,
+    fingers: Vec<u8>,
 }
 
 impl RowWriter {
@@ -101,10 +138,12 @@ impl RowWriter {
             face_f32: vec![0; face::padded_stride(shape.face_dim * 4)],
             face_i8: vec![0; face::padded_stride(shape.face_dim)],
             quantised: vec![0; shape.face_dim],
+            fingers: vec![0; SET_WORDS * 8],
         }
     }
 
     /// Appends `record`'s template of `modality` (if it has one) to `segment` under `slot`.
+    /// Finger codes are computed here; [`RowWriter::append_with`] takes them precomputed.
     pub fn append(
         &mut self,
         segment: &mut Segment,
@@ -112,6 +151,38 @@ impl RowWriter {
         slot: u32,
         record: &Record,
     ) -> Result<()> {
+        let fingers = (modality == Modality::Fingers && !record.fingers.is_empty())
+            .then(|| finger_set(record));
+        self.append_with(segment, modality, slot, record, fingers.as_ref())
+    }
+
+    /// [`RowWriter::append`] with the record's finger codes already computed (as
+    /// [`finger_set`] does; ignored for other modalities).
+    pub fn append_with(
+        &mut self,
+        segment: &mut Segment,
+        modality: Modality,
+        slot: u32,
+        record: &Record,
+        fingers: Option<&FingerSet>,
+    ) -> Result<()> {
+        if modality == Modality::Fingers {
+            if record.fingers.is_empty() {
+                return Ok(());
+            }
+            let computed;
+            let set = match fingers {
+                Some(s) => s,
+                None => {
+                    computed = finger_set(record);
+                    &computed
+                }
+            };
+            for (dst, w) in self.fingers.chunks_exact_mut(8).zip(set.to_row()) {
+                dst.copy_from_slice(&w.to_le_bytes());
+            }
+            return segment.append(slot, 0.0, &[&self.fingers]);
+        }
         match modality.eye() {
             Some(eye) => {
                 if let Some(iris) = record.iris(eye) {

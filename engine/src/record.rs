@@ -90,34 +90,10 @@ pub struct FaceTemplate {
     pub embedding: Vec<f32>,
 }
 
-/// Kind of a minutia, as ISO/IEC 19794-2 codes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MinutiaKind {
-    /// Type not reported.
-    Other,
-    /// A ridge ending.
-    RidgeEnding,
-    /// A ridge bifurcation.
-    Bifurcation,
-}
+pub use abis_matchers::finger::{Minutia, MinutiaKind};
 
-/// One minutia at 500 ppi pixel coordinates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Minutia {
-    /// Column, pixels.
-    pub x: u16,
-    /// Row, pixels.
-    pub y: u16,
-    /// Direction in units of 360/256 degrees (ISO 19794-2:2005 resolution).
-    pub angle: u8,
-    /// Ending, bifurcation or unknown.
-    pub kind: MinutiaKind,
-    /// Quality 0..=100 (0 = not reported).
-    pub quality: u8,
-}
-
-/// A finger's minutiae. Stored with the record; the finger matcher and its 1:N index are the
-/// fingerprint modality's work and are not part of this engine version's search.
+/// A finger's minutiae, in ISO 19794-2:2005 terms at 500 ppi (197 pixels per centimetre): the
+/// engine prepares them for the matcher as a record of that resolution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FingerTemplate {
     /// ISO finger position, 1 (right thumb) ..= 10 (left little).

@@ -50,6 +50,14 @@ pub enum MatchError {
         /// What is wrong.
         kind: crate::finger::format::FormatErrorKind,
     },
+    /// A stored template whose bytes contradict themselves (a header that disagrees with its body).
+    #[error("corrupt {what}: {reason}")]
+    Corrupt {
+        /// Which template ("finger code", ...).
+        what: &'static str,
+        /// What is inconsistent.
+        reason: &'static str,
+    },
 }
 
 /// Result alias of this crate.

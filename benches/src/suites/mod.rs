@@ -1,19 +1,30 @@
 //! The suites. Each module measures one modality and returns finished [`Row`]s.
 
 mod face;
+mod finger;
+mod finger_search;
 mod iris;
 
 use crate::report::Row;
 use crate::Opts;
 
 /// Every suite name, in `all` order.
-pub const NAMES: &[&str] = &["iris-scan", "iris-batch", "face-scan", "face-batch"];
+pub const NAMES: &[&str] = &[
+    "iris-scan",
+    "iris-batch",
+    "face-scan",
+    "face-batch",
+    finger::NAME,
+    finger_search::NAME,
+];
 
 /// Runs the named suite.
 pub fn run(name: &str, opts: &Opts) -> anyhow::Result<Vec<Row>> {
     match name {
         "iris-scan" | "iris-batch" => iris::run(name, opts),
         "face-scan" | "face-batch" => face::run(name, opts),
+        finger::NAME => finger::run(opts),
+        finger_search::NAME => finger_search::run(opts),
         _ => anyhow::bail!("suite {name} is not built yet"),
     }
 }

@@ -43,6 +43,9 @@ pub struct Args {
     /// Target false-positive identification rate.
     #[arg(long, default_value_t = 1e-3)]
     fpir: f64,
+    /// Fingerprints per person (ISO positions 1..=N, 0-10) besides the two irises and the face.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=10))]
+    fingers: u8,
     /// Population seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -59,6 +62,7 @@ pub struct Args {
 struct Summary {
     data_dir: String,
     gallery_records: u64,
+    fingers_per_person: u8,
     enrolled_now: u64,
     enrol_seconds: f64,
     enrol_records_per_s: f64,
@@ -87,10 +91,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.duplicates + args.new_people >= 1,
         "the de-dup batch is empty"
     );
-    let dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| crate::default_data_dir("demo"));
+    let dir = args.data_dir.clone().unwrap_or_else(|| match args.fingers {
+        // Each population shape has its own default gallery, so re-runs stay idempotent.
+        0 => crate::default_data_dir("demo"),
+        f => crate::default_data_dir(&format!("demo-{f}-fingers")),
+    });
     if args.fresh && dir.exists() {
         anyhow::ensure!(
             dir.join("db").join("CURRENT").exists(),
@@ -99,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         std::fs::remove_dir_all(&dir)?;
     }
-    let pop = Population::new(args.seed);
+    let pop = Population::new(args.seed).with_fingers(args.fingers);
     // Score calibration is fitted on a held-out population (another seed), never on the
     // population the table reports.
     let calibration = fit_calibration(
@@ -187,6 +192,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = Summary {
         data_dir: dir.display().to_string(),
         gallery_records: gallery,
+        fingers_per_person: args.fingers,
         enrolled_now,
         enrol_seconds,
         enrol_records_per_s: args.people as f64 / enrol_seconds.max(1e-9),
@@ -214,7 +220,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn print_table(s: &Summary) {
     let rows: Vec<(&str, String)> = vec![
         ("gallery", s.data_dir.clone()),
-        ("records in gallery", s.gallery_records.to_string()),
+        (
+            "records in gallery",
+            format!(
+                "{} (2 irises, face, {} fingers each)",
+                s.gallery_records, s.fingers_per_person
+            ),
+        ),
         (
             "enrolled this run",
             format!(

@@ -6,15 +6,30 @@
 //! every different-finger pair as impostors: beyond the FVC protocol, but it resolves FMR100 and
 //! FMR1000, which 45 impostors per database cannot. Pooled figures put the scores of the pooled
 //! databases together (one threshold for all). The comparison rate is one thread's.
+//!
+//! A third block is the 1:N evaluation of the two-stage finger search (protocol in
+//! `abis_datasets::fvc::search`): first impressions padded with generated fillers as the
+//! gallery, the other impressions as probes; exhaustive and two-stage rank-1, the first stage's
+//! retention of the exhaustive matcher's hits, and FNIR at FPIR 1% with the engine's threshold
+//! from the matcher's calibration (never fitted on the reported databases).
 
+use abis_datasets::fvc::search::{
+    filler_fingers, identification, probe_count, Identification, IdentificationRates, SearchParams,
+};
 use abis_datasets::fvc::{
     error_rates, fit_calibration, load_root, score_database, DatabaseScores, ErrorRates,
 };
+use abis_engine::SearchConfig;
 use abis_matchers::finger::matcher::raw_score_for_fmr;
 use abis_matchers::SimdLevel;
+use indicatif::ProgressBar;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+/// The FPIR the 1:N threshold targets.
+const TARGET_FPIR: f64 = 0.01;
 
 /// Arguments of `abis eval`.
 #[derive(Debug, clap::Args)]
@@ -41,6 +56,16 @@ struct FvcArgs {
     /// Times the comparison pass is repeated for the speed figure (the fastest is kept).
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Generated filler fingers padding each 1:N gallery.
+    #[arg(long, default_value_t = 10_000)]
+    fillers: usize,
+    /// Population seed of the filler fingers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Gallery fingers the first stage passes to the full matcher (default: what the engine
+    /// passes for a one-finger probe, `SearchConfig::finger_comparisons`).
+    #[arg(long, default_value_t = SearchConfig::default().finger_comparisons)]
+    shortlist: usize,
 }
 
 /// Runs the evaluation.
@@ -115,6 +140,104 @@ fn print_table(title: &str, rows: &[&Row], pick: fn(&Row) -> &ErrorRates) {
     }
 }
 
+fn ident_json(r: &IdentificationRates) -> Value {
+    json!({
+        "name": r.name, "probes": r.probes, "gallery": r.gallery, "shortlist": r.shortlist,
+        "penetration": r.penetration, "rank1_exhaustive": r.rank1_exhaustive,
+        "rank1_two_stage": r.rank1_two_stage, "exhaustive_hits": r.exhaustive_hits,
+        "retention": r.retention, "mate_rank_p50": r.mate_rank_p50,
+        "mate_rank_p99": r.mate_rank_p99, "mate_rank_max": r.mate_rank_max,
+        "threshold": r.threshold, "fnir_at_fpir_1pct": r.fnir, "fpir_measured": r.fpir_measured,
+    })
+}
+
+/// A progress bar on stderr, or a hidden one.
+fn progress(show: bool, total: usize, what: &str) -> ProgressBar {
+    if show {
+        crate::progress::bar(total as u64, what)
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+/// Prepares the fillers and runs the 1:N evaluation; returns it with the fillers' wall time.
+fn run_identification(
+    dbs: &[abis_datasets::fvc::FvcDatabase],
+    args: &FvcArgs,
+    level: SimdLevel,
+) -> (Identification, f64) {
+    let start = Instant::now();
+    let bar = progress(!args.json, args.fillers, "fillers");
+    let fillers = filler_fingers(args.fillers, args.seed, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let filler_secs = start.elapsed().as_secs_f64();
+    let params = SearchParams {
+        shortlist: args.shortlist,
+        target_fpir: TARGET_FPIR,
+    };
+    let bar = progress(!args.json, probe_count(dbs), "searches");
+    let id = identification(dbs, &fillers, &params, level, &|| bar.inc(1));
+    bar.finish_and_clear();
+    (id, filler_secs)
+}
+
+fn print_identification(id: &Identification, args: &FvcArgs, filler_secs: f64) {
+    println!(
+        "1:N identification (gallery: each finger's first impression + {} generated fillers, \
+         seed {}; probes: the other impressions; first-stage shortlist {})",
+        id.fillers, args.seed, args.shortlist
+    );
+    println!(
+        "  {:<22} {:>6} {:>7} {:>9} {:>9} {:>9} {:>20} {:>7} {:>9} {:>8} {:>8}",
+        "database",
+        "probes",
+        "gallery",
+        "rank1-ex",
+        "rank1-2st",
+        "retained",
+        "mate rank p50/99/max",
+        "penetr.",
+        "threshold",
+        "FNIR",
+        "FPIR"
+    );
+    for r in id.databases.iter().chain(id.pooled.iter()) {
+        println!(
+            "  {:<22} {:>6} {:>7} {:>9} {:>9} {:>9} {:>20} {:>7} {:>9.3} {:>8} {:>8}",
+            r.name,
+            r.probes,
+            r.gallery,
+            pct(r.rank1_exhaustive),
+            pct(r.rank1_two_stage),
+            pct(r.retention),
+            format!(
+                "{}/{}/{}",
+                r.mate_rank_p50, r.mate_rank_p99, r.mate_rank_max
+            ),
+            pct(r.penetration),
+            r.threshold,
+            pct(r.fnir),
+            pct(r.fpir_measured)
+        );
+    }
+    println!(
+        "  retained: exhaustive rank-1 hits whose mate the first stage shortlists; mate rank: its \
+         first-stage rank over those (ties count against it)"
+    );
+    println!(
+        "  FNIR / FPIR: two-stage open-set searches at calibrated score >= threshold = \
+         -log10({TARGET_FPIR} / gallery) (calibration fitted on DB4 only); FPIR measured by \
+         searching each probe with its own finger removed"
+    );
+    println!(
+        "  {} full comparisons in {:.1} s on {} threads; fillers prepared in {:.1} s",
+        id.comparisons,
+        id.search_time.as_secs_f64(),
+        rayon::current_num_threads(),
+        filler_secs
+    );
+}
+
 /// `(target FMR, raw threshold, measured FMR, FNMR)` on the pooled real databases, all
 /// impostor pairs, at the matcher's calibrated thresholds for FMR 1%, 0.1% and 0.01%.
 fn calibration_checks(real: &[&DatabaseScores]) -> Vec<(f64, f32, f64, f64)> {
@@ -142,6 +265,7 @@ fn calibration_checks(real: &[&DatabaseScores]) -> Vec<(f64, f32, f64, f64)> {
 }
 
 fn fvc(args: FvcArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.shortlist >= 1, "--shortlist must be at least 1");
     let dbs = load_root(&args.data)?;
     let level = SimdLevel::get();
     let scores: Vec<DatabaseScores> = dbs
@@ -178,6 +302,7 @@ fn fvc(args: FvcArgs) -> anyhow::Result<ExitCode> {
             fit_calibration(&imp)
         })
         .flatten();
+    let (ident, filler_secs) = run_identification(&dbs, &args, level);
     if args.json {
         let out = json!({
             "calibration_check": checks.iter().map(|c| json!({
@@ -200,6 +325,17 @@ fn fvc(args: FvcArgs) -> anyhow::Result<ExitCode> {
             "simd_level": level.name(),
             "templates": templates,
             "prepare_ms_total": prep_ms,
+            "identification": json!({
+                "protocol": "gallery = each finger's first impression + generated fillers; probes = the other impressions; FNIR/FPIR: two-stage open-set searches at calibrated score >= -log10(target_fpir / gallery); FPIR from each probe searched with its own finger removed",
+                "fillers": ident.fillers,
+                "filler_seed": args.seed,
+                "target_fpir": TARGET_FPIR,
+                "comparisons": ident.comparisons,
+                "search_seconds": ident.search_time.as_secs_f64(),
+                "filler_seconds": filler_secs,
+                "databases": ident.databases.iter().map(ident_json).collect::<Vec<_>>(),
+                "pooled": ident.pooled.as_ref().map(ident_json),
+            }),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
@@ -265,6 +401,8 @@ fn fvc(args: FvcArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("       {templates} templates prepared in {prep_ms:.1} ms (all threads)");
+    println!();
+    print_identification(&ident, &args, filler_secs);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -277,6 +415,9 @@ mod tests {
             data,
             json: true,
             repeat: 1,
+            fillers: 0,
+            seed: 1,
+            shortlist: 64,
         }
     }
 
@@ -287,6 +428,14 @@ mod tests {
             err.to_string().contains("/nonexistent/fvc: no such folder"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_empty_shortlist_is_refused() {
+        let mut a = args(PathBuf::from("/nonexistent/fvc"));
+        a.shortlist = 0;
+        let err = fvc(a).unwrap_err();
+        assert!(err.to_string().contains("--shortlist"), "{err}");
     }
 
     #[test]

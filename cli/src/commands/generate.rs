@@ -23,6 +23,9 @@ pub struct Args {
     /// people (duplicate applicants), written under ids "<prefix>-c<capture>-<person>".
     #[arg(long, default_value_t = 0)]
     capture: u64,
+    /// Fingerprints per person (ISO positions 1..=N, 0-10).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=10))]
+    fingers: u8,
     /// Population seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -30,7 +33,7 @@ pub struct Args {
 
 /// Writes the population file.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let pop = Population::new(args.seed);
+    let pop = Population::new(args.seed).with_fingers(args.fingers);
     let mut writer = PopulationWriter::create(&args.out)?;
     let bar = progress::bar(args.people, "generate");
     let end = args

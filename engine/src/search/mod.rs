@@ -15,6 +15,7 @@
 
 mod candidates;
 mod face;
+mod finger;
 mod iris;
 mod verify;
 
@@ -23,6 +24,8 @@ use crate::error::{EngineError, Result};
 use crate::fusion;
 use crate::gallery::Modality;
 use crate::record::{Record, ReferenceId};
+use abis_matchers::finger::index::{FingerCode, FingerSet};
+use abis_matchers::finger::PreparedFinger;
 use abis_matchers::SimdLevel;
 
 pub use verify::VerifyResult;
@@ -56,12 +59,16 @@ impl Default for IdentifyRequest {
     }
 }
 
-/// One modality's contribution to a candidate's score.
+/// One comparison's contribution to a candidate's score (one per shared iris, face and finger).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct ModalityScore {
     /// Which modality.
     pub modality: Modality,
-    /// Raw value: normalised Hamming distance (iris) or cosine (face).
+    /// ISO finger position (1..=10) for [`Modality::Fingers`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finger: Option<u8>,
+    /// Raw value: normalised Hamming distance (iris), cosine (face) or the minutiae matcher's
+    /// similarity in `[0, 1]` (finger).
     pub raw: f64,
     /// Calibrated score, `-log10(FMR)`.
     pub score: f64,
@@ -93,6 +100,10 @@ pub struct IdentifyResult {
 pub(crate) struct PreparedProbe {
     pub(crate) record: Record,
     pub(crate) iris: [Option<abis_matchers::iris::PreparedProbe>; 2],
+    /// The probe's fingers prepared for the full matcher, by position.
+    pub(crate) fingers: Vec<(u8, PreparedFinger)>,
+    /// Their first-stage codes.
+    pub(crate) finger_set: FingerSet,
     /// Floor for a single modality's score to make the record a candidate.
     pub(crate) floor: f64,
 }
@@ -147,14 +158,23 @@ impl Engine {
         for (probe, slots) in face::first_pass(&inner, &prepared, level)? {
             shortlist[probe].extend(slots);
         }
+        let mut finger_slots: Vec<Vec<u32>> = vec![Vec::new(); prepared.len()];
+        for (probe, slots) in finger::first_pass(&inner, &prepared, level)? {
+            shortlist[probe].extend(&slots);
+            finger_slots[probe] = slots;
+        }
+        use rayon::prelude::*;
         prepared
-            .iter()
+            .par_iter()
             .zip(shortlist)
-            .map(|(p, slots)| {
+            .zip(finger_slots)
+            .map(|((p, slots), mut finger_slots)| {
+                finger_slots.sort_unstable();
                 let candidates = candidates::fuse_and_rank(
                     &inner,
                     p,
                     slots,
+                    &finger_slots,
                     threshold,
                     request.max_results,
                     level,
@@ -186,13 +206,22 @@ impl Inner {
                 iris[m.index()] = Some(p);
             }
         }
-        let comparisons = Modality::ALL
+        let fingers: Vec<(u8, PreparedFinger)> = record
+            .fingers
             .iter()
-            .filter(|m| m.present_in(&record))
-            .count();
+            .map(|f| (f.position, crate::gallery::prepare_finger(&f.minutiae)))
+            .collect();
+        let mut finger_set = FingerSet::default();
+        for (position, f) in &fingers {
+            finger_set
+                .set(*position, FingerCode::new(f))
+                .map_err(|e| EngineError::template("finger", e))?;
+        }
+        // Every shared iris, the face and every finger is one comparison in the fusion.
+        let comparisons = record.irises.len() + usize::from(record.face.is_some()) + fingers.len();
         if comparisons == 0 {
             return Err(EngineError::InvalidRequest(format!(
-                "probe {} has no searchable template (iris or face)",
+                "probe {} has no searchable template",
                 record.reference_id
             )));
         }
@@ -200,6 +229,8 @@ impl Inner {
         Ok(PreparedProbe {
             record,
             iris,
+            fingers,
+            finger_set,
             floor,
         })
     }
@@ -259,6 +290,20 @@ pub(crate) fn as_f32(bytes: &[u8]) -> Result<&[f32]> {
         return Err(EngineError::corruption(
             "face segment",
             "f32 rows are not 4-byte aligned",
+        ));
+    }
+    Ok(body)
+}
+
+/// Reinterprets 64-byte aligned little-endian u64 rows (finger codes); see [`as_f32`].
+pub(crate) fn as_u64(bytes: &[u8]) -> Result<&[u64]> {
+    // SAFETY: every bit pattern is a valid u64, and `align_to` only yields the middle slice at a
+    // correctly aligned address with a length of whole u64s.
+    let (head, body, tail) = unsafe { bytes.align_to::<u64>() };
+    if !head.is_empty() || !tail.is_empty() || cfg!(target_endian = "big") {
+        return Err(EngineError::corruption(
+            "finger segment",
+            "u64 rows are not 8-byte aligned little-endian words",
         ));
     }
     Ok(body)

@@ -1,6 +1,6 @@
 //! 1:1 verification against a stored reference.
 
-use super::candidates::score_modalities;
+use super::candidates::{score_fingers, score_modalities};
 use super::ModalityScore;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
@@ -8,6 +8,7 @@ use crate::fusion;
 use crate::gallery::{Modality, RowWriter};
 use crate::record::{Record, ReferenceId};
 use crate::storage::{Backend, Segment};
+use abis_matchers::finger::FingerMatcher;
 use abis_matchers::SimdLevel;
 
 /// The answer of a 1:1 verification.
@@ -54,18 +55,25 @@ impl Engine {
         for (m, spec) in Modality::ALL
             .iter()
             .zip(crate::gallery::specs(&inner.shape))
+            .filter(|(m, _)| **m != Modality::Fingers)
         {
             let mut seg = Segment::create(&Backend::Memory, &spec, false)?;
             writer.append(&mut seg, *m, 0, &stored)?;
             rows.push((!seg.is_empty()).then_some(seg));
         }
-        let scores = score_modalities(
+        let level = SimdLevel::get();
+        let mut scores = score_modalities(
             &prepared,
             &inner.calibration,
             inner.shape.face_dim,
-            SimdLevel::get(),
-            |m| rows[m.index()].as_ref().map(|s| s.column(0).row(0)),
+            level,
+            |m| rows.get(m.index())?.as_ref().map(|s| s.column(0).row(0)),
         )?;
+        scores.extend(score_fingers(
+            &prepared,
+            &stored,
+            &mut FingerMatcher::new(level),
+        ));
         if scores.is_empty() {
             return Err(EngineError::InvalidRequest(format!(
                 "probe and reference {reference} share no searchable modality"

@@ -7,6 +7,7 @@
 //! The minutiae matcher ([`matcher`](mod@matcher)) works on the format-neutral [`MinutiaeRecord`].
 
 pub mod format;
+pub mod index;
 pub mod matcher;
 
 pub use format::{

@@ -37,6 +37,7 @@ impl std::fmt::Display for RecordFormat {
 
 /// The type of a minutia (the two type bits; `0b11` is reserved and refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MinutiaKind {
     /// `0b00`: other / not determined.
     #[default]
@@ -70,6 +71,7 @@ impl MinutiaKind {
 
 /// One minutia.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Minutia {
     /// Column in pixels of the record's canvas (14 bits in every format).
     pub x: u16,
