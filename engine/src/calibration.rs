@@ -15,6 +15,10 @@
 //!   held-out impostor sample of the embedding model in use ([`Calibration::fit_face_sd`]).
 //!   Real face models have heavier tails than a normal; fitting on their impostor tail, not their
 //!   SD, is the honest choice for production.
+//! - **Finger**: the minutiae matcher's piecewise-linear knots (`abis_matchers::finger::matcher`,
+//!   fitted on FVC2002's synthetic DB4) unless other knots are given
+//!   ([`Calibration::with_finger_points`]), e.g. fitted on held-out captures of the templates a
+//!   deployment actually enrols (its extractor and sensors).
 
 /// Largest calibrated score reported (FMR 1e-300); stronger evidence is clamped to it.
 pub const MAX_SCORE: f64 = 300.0;
@@ -28,6 +32,8 @@ pub struct Calibration {
     pub iris_rotations: u32,
     /// Standard deviation of impostor face cosines.
     pub face_impostor_sd: f64,
+    /// Finger knots `(raw, -log10 FMR)`; `None` = the matcher's own calibration.
+    finger_points: Option<Vec<(f32, f64)>>,
     iris_log_cdf: Vec<f64>,
 }
 
@@ -52,8 +58,31 @@ impl Calibration {
             } else {
                 0.06
             },
+            finger_points: None,
             iris_log_cdf: binomial_half_log_cdf(n),
         }
+    }
+
+    /// The same calibration with other finger knots; `None` if [`check_points`] refuses them.
+    ///
+    /// [`check_points`]: abis_matchers::finger::matcher::check_points
+    pub fn with_finger_points(mut self, points: Vec<(f32, f64)>) -> Option<Self> {
+        abis_matchers::finger::matcher::check_points(&points).then(|| {
+            self.finger_points = Some(points);
+            self
+        })
+    }
+
+    /// The finger knots in use.
+    pub fn finger_points(&self) -> &[(f32, f64)] {
+        self.finger_points
+            .as_deref()
+            .unwrap_or(abis_matchers::finger::matcher::CALIBRATION_POINTS)
+    }
+
+    /// Calibrated score of one finger comparison's raw similarity.
+    pub fn finger_score(&self, raw: f32) -> f64 {
+        abis_matchers::finger::matcher::calibrated_score_with(self.finger_points(), raw)
     }
 
     /// Estimates the face impostor SD from impostor cosines (a held-out sample, never the data a

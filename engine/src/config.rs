@@ -67,7 +67,7 @@ impl Default for SearchConfig {
             face_first_pass: FaceFirstPass::QuantisedI8,
             face_margin: 0.03,
             modality_candidates: 1024,
-            finger_comparisons: 128,
+            finger_comparisons: 64,
             chunk_rows: 4096,
         }
     }

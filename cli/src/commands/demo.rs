@@ -10,7 +10,7 @@
 //! the enrolment; `--fresh` starts from an empty directory.
 
 use crate::progress;
-use abis_datasets::calibrate::fit_calibration;
+use abis_datasets::calibrate::{fit_calibration, fit_finger_points};
 use abis_datasets::population::Population;
 use abis_engine::{Engine, EngineOptions, IdentifyRequest, InsertOutcome, ReferenceId, Threshold};
 use rand::seq::SliceRandom;
@@ -112,6 +112,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.seed.wrapping_add(CALIBRATION_SEED_OFFSET),
         20_000,
     );
+    // Generated fingers get knots fitted on their own held-out impostors (see
+    // `abis_datasets::calibrate`); real deployments fit on captures of their own extractor.
+    let calibration = if args.fingers > 0 {
+        let points = fit_finger_points(
+            &pop.finger,
+            args.seed.wrapping_add(CALIBRATION_SEED_OFFSET),
+            5_000,
+        )
+        .ok_or_else(|| anyhow::anyhow!("finger calibration fit failed"))?;
+        calibration
+            .with_finger_points(points)
+            .ok_or_else(|| anyhow::anyhow!("fitted finger knots are not usable"))?
+    } else {
+        calibration
+    };
     let face_impostor_sd = calibration.face_impostor_sd;
     let engine = Engine::open(
         &dir,

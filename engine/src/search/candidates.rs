@@ -5,9 +5,8 @@ use crate::calibration::Calibration;
 use crate::engine::Inner;
 use crate::error::Result;
 use crate::fusion;
-use crate::gallery::{prepare_finger, Modality, FACE_F32};
+use crate::gallery::{prepare_finger, searchable, Modality, FACE_F32};
 use crate::record::Record;
-use abis_matchers::finger::matcher::calibrated_score;
 use abis_matchers::finger::FingerMatcher;
 use abis_matchers::{face, iris, SimdLevel};
 
@@ -47,15 +46,20 @@ pub(crate) fn score_modalities<'a>(
 }
 
 /// Full minutiae matching of every finger position the probe and a stored record share, each
-/// calibrated to `-log10(FMR)` with the matcher's calibration.
+/// calibrated to `-log10(FMR)`.
 pub(crate) fn score_fingers(
     probe: &PreparedProbe,
     stored: &Record,
+    calibration: &Calibration,
     matcher: &mut FingerMatcher,
 ) -> Vec<ModalityScore> {
     let mut scores = Vec::new();
     for (position, p) in &probe.fingers {
-        let Some(g) = stored.fingers.iter().find(|f| f.position == *position) else {
+        let Some(g) = stored
+            .fingers
+            .iter()
+            .find(|f| f.position == *position && searchable(&f.minutiae))
+        else {
             continue;
         };
         let raw = matcher.compare(p, &prepare_finger(&g.minutiae));
@@ -63,7 +67,7 @@ pub(crate) fn score_fingers(
             modality: Modality::Fingers,
             finger: Some(*position),
             raw: f64::from(raw),
-            score: calibrated_score(raw),
+            score: calibration.finger_score(raw),
         });
     }
     scores
@@ -103,7 +107,12 @@ pub(crate) fn fuse_and_rank(
         )?;
         if finger_slots.binary_search(&slot).is_ok() {
             if let Some(stored) = inner.store.record(slot)? {
-                scores.extend(score_fingers(probe, &stored, &mut matcher));
+                scores.extend(score_fingers(
+                    probe,
+                    &stored,
+                    &inner.calibration,
+                    &mut matcher,
+                ));
             }
         }
         let fused = fusion::fuse(&scores.iter().map(|s| s.score).collect::<Vec<_>>());

@@ -209,6 +209,7 @@ impl Inner {
         let fingers: Vec<(u8, PreparedFinger)> = record
             .fingers
             .iter()
+            .filter(|f| crate::gallery::searchable(&f.minutiae))
             .map(|f| (f.position, crate::gallery::prepare_finger(&f.minutiae)))
             .collect();
         let mut finger_set = FingerSet::default();
@@ -221,8 +222,9 @@ impl Inner {
         let comparisons = record.irises.len() + usize::from(record.face.is_some()) + fingers.len();
         if comparisons == 0 {
             return Err(EngineError::InvalidRequest(format!(
-                "probe {} has no searchable template",
-                record.reference_id
+                "probe {} has no searchable template (fingers need at least {} minutiae)",
+                record.reference_id,
+                crate::gallery::MIN_SEARCH_MINUTIAE
             )));
         }
         let floor = fusion::candidate_floor(threshold, comparisons);

@@ -72,6 +72,7 @@ impl Engine {
         scores.extend(score_fingers(
             &prepared,
             &stored,
+            &inner.calibration,
             &mut FingerMatcher::new(level),
         ));
         if scores.is_empty() {

@@ -44,9 +44,26 @@ pub const CALIBRATION_POINTS: &[(f32, f64)] = &[
     (1.0, MAX_CALIBRATED_SCORE),
 ];
 
+/// Whether calibration knots are usable: at least two, raw strictly increasing within `[0, 1]`,
+/// scores finite, non-decreasing and within `[0, MAX_CALIBRATED_SCORE]`.
+pub fn check_points(p: &[(f32, f64)]) -> bool {
+    p.len() >= 2
+        && p.iter()
+            .all(|&(r, s)| (0.0..=1.0).contains(&r) && (0.0..=MAX_CALIBRATED_SCORE).contains(&s))
+        && p.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1)
+}
+
 /// Calibrated score `-log10(FMR)` of a raw score, in `[0, MAX_CALIBRATED_SCORE]` (NaN gives 0).
 pub fn calibrated_score(raw: f32) -> f64 {
-    let p = CALIBRATION_POINTS;
+    calibrated_score_with(CALIBRATION_POINTS, raw)
+}
+
+/// [`calibrated_score`] through other knots (`(raw, -log10 FMR)`, raw strictly increasing, as
+/// [`check_points`] accepts), e.g. a calibration fitted to another population's impostors.
+pub fn calibrated_score_with(p: &[(f32, f64)], raw: f32) -> f64 {
+    if p.is_empty() {
+        return 0.0;
+    }
     if raw.is_nan() || raw <= p[0].0 {
         return p[0].1;
     }
@@ -115,5 +132,21 @@ mod tests {
             0.076_191_91,
             "no valid target: strictest"
         );
+    }
+
+    #[test]
+    fn other_knots_interpolate_and_bad_knots_are_refused() {
+        assert!(check_points(CALIBRATION_POINTS));
+        let knots = [(0.0, 0.0), (0.1, 2.0), (1.0, 6.0)];
+        assert!(check_points(&knots));
+        assert_eq!(calibrated_score_with(&knots, 0.05), 1.0);
+        assert_eq!(calibrated_score_with(&knots, 2.0), 6.0);
+        assert!(!check_points(&[(0.0, 0.0)]), "one knot");
+        assert!(
+            !check_points(&[(0.0, 0.0), (0.0, 1.0)]),
+            "raw not increasing"
+        );
+        assert!(!check_points(&[(0.0, 2.0), (0.5, 1.0)]), "score decreasing");
+        assert!(!check_points(&[(0.0, 0.0), (0.5, f64::NAN)]), "not finite");
     }
 }

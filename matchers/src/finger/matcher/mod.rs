@@ -33,7 +33,8 @@ mod similarity;
 mod template;
 
 pub use calibration::{
-    calibrated_score, raw_score_for_fmr, CALIBRATION_POINTS, MAX_CALIBRATED_SCORE,
+    calibrated_score, calibrated_score_with, check_points, raw_score_for_fmr, CALIBRATION_POINTS,
+    MAX_CALIBRATED_SCORE,
 };
 pub use template::{PreparedFinger, MAX_MINUTIAE};
 
