@@ -239,7 +239,7 @@ impl Engine {
         for (i, r) in records.iter().enumerate() {
             if let Some(&j) = seen.get(&r.reference_id) {
                 let prior: &Record = &records[j];
-                if prior != r {
+                if !prior.same_content(r) {
                     return Err(EngineError::AlreadyExists(r.reference_id.to_string()));
                 }
                 outcomes.push(InsertOutcome::AlreadyPresent);
@@ -249,7 +249,7 @@ impl Engine {
             outcomes.push(match inner.store.slot_of(&r.reference_id)? {
                 None => InsertOutcome::Inserted,
                 Some(slot) => match inner.store.record(slot)? {
-                    Some(existing) if existing == *r => InsertOutcome::AlreadyPresent,
+                    Some(existing) if existing.same_content(r) => InsertOutcome::AlreadyPresent,
                     _ => return Err(EngineError::AlreadyExists(r.reference_id.to_string())),
                 },
             });
@@ -351,6 +351,16 @@ impl Engine {
             .store
             .record(slot)?
             .ok_or_else(|| EngineError::NotFound(id.to_string()))
+    }
+
+    /// Up to `limit` enrolled reference ids in ascending bytewise order, strictly after `after`
+    /// (from the first when `None`): pages through the gallery, e.g. to scan or count a subset.
+    pub fn reference_ids(
+        &self,
+        after: Option<&ReferenceId>,
+        limit: usize,
+    ) -> Result<Vec<ReferenceId>> {
+        self.read().store.ids_after(after, limit)
     }
 
     /// Rewrites every segment without the rows of deleted records and clears the tombstones.

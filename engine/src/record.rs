@@ -129,6 +129,27 @@ impl Record {
         }
     }
 
+    /// Whether two records carry the same biometrics under the same id, as insert idempotency
+    /// judges it: fingers and irises bit for bit, face embeddings component by component within
+    /// 1e-6 (an embedding normalised twice, or by another build, may differ in its last bits).
+    pub fn same_content(&self, other: &Record) -> bool {
+        let faces = match (&self.face, &other.face) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.embedding.len() == b.embedding.len()
+                    && a.embedding
+                        .iter()
+                        .zip(&b.embedding)
+                        .all(|(x, y)| (x - y).abs() <= 1e-6)
+            }
+            _ => false,
+        };
+        self.reference_id == other.reference_id
+            && self.fingers == other.fingers
+            && self.irises == other.irises
+            && faces
+    }
+
     /// The iris of one eye, if captured.
     pub fn iris(&self, eye: Eye) -> Option<&IrisTemplate> {
         self.irises.iter().find(|i| i.eye == eye)
@@ -197,5 +218,29 @@ impl Record {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_content_tolerates_float_noise_in_faces_only() {
+        let mut a = Record::new(ReferenceId::new("x").unwrap());
+        a.face = Some(FaceTemplate {
+            embedding: vec![0.6, 0.8],
+        });
+        let mut b = a.clone();
+        b.face.as_mut().unwrap().embedding[0] += 5e-8;
+        assert!(a.same_content(&b));
+        b.face.as_mut().unwrap().embedding[0] += 1e-3;
+        assert!(!a.same_content(&b), "another face");
+        let mut c = a.clone();
+        c.face = None;
+        assert!(!a.same_content(&c), "a face removed");
+        let mut d = a.clone();
+        d.reference_id = ReferenceId::new("y").unwrap();
+        assert!(!a.same_content(&d), "another id");
     }
 }

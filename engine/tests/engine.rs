@@ -125,6 +125,13 @@ fn inserts_are_idempotent_and_conflicts_change_nothing() {
         Err(EngineError::NotFound(_))
     ));
     assert_eq!(engine.get(&r.reference_id).unwrap().irises, r.irises);
+    // The stored copy (face normalised) inserted again, as a rebalance copies it, is the same
+    // record: normalising is idempotent.
+    let stored = engine.get(&r.reference_id).unwrap();
+    assert_eq!(
+        engine.insert(stored).unwrap(),
+        abis_engine::InsertOutcome::AlreadyPresent
+    );
 }
 
 #[test]

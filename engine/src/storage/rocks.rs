@@ -116,6 +116,32 @@ impl Store {
             })
     }
 
+    /// Up to `limit` enrolled reference ids in ascending bytewise order, strictly after `after`
+    /// (from the first when `None`).
+    pub fn ids_after(&self, after: Option<&ReferenceId>, limit: usize) -> Result<Vec<ReferenceId>> {
+        let start = after.map_or(&[][..], |a| a.as_str().as_bytes());
+        let iter = self.db.iterator_cf(
+            self.cf(CF_IDS),
+            IteratorMode::From(start, rocksdb::Direction::Forward),
+        );
+        let mut out = Vec::new();
+        for item in iter {
+            if out.len() == limit {
+                break;
+            }
+            let (key, _) = item?;
+            if after.is_some_and(|a| a.as_str().as_bytes() == &*key) {
+                continue;
+            }
+            let id = String::from_utf8(key.into_vec())
+                .ok()
+                .and_then(|s| ReferenceId::new(s).ok())
+                .ok_or_else(|| EngineError::corruption("ids", "unreadable reference id key"))?;
+            out.push(id);
+        }
+        Ok(out)
+    }
+
     /// Every tombstoned slot.
     pub fn tombstones(&self) -> Result<Vec<u32>> {
         self.db

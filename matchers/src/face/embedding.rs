@@ -37,10 +37,16 @@ pub fn check_embedding(v: &[f32], dim: usize) -> Result<()> {
     finite_norm(v).map(|_| ())
 }
 
-/// Scales `v` in place to unit L2 norm. Refuses non-finite components and a zero norm, leaving
-/// `v` untouched in that case.
+/// Scales `v` in place to unit L2 norm; a vector already of unit norm (within 1e-6) is left as
+/// it is. Refuses non-finite components and a zero norm, leaving `v` untouched in that case.
 pub fn l2_normalise(v: &mut [f32]) -> Result<()> {
-    let inv = 1.0 / finite_norm(v)?;
+    let norm = finite_norm(v)?;
+    // Already unit length (to f32 precision): left untouched, so normalising is idempotent and a
+    // stored embedding read back and stored again is bit-for-bit the same.
+    if (norm - 1.0).abs() <= 1e-6 {
+        return Ok(());
+    }
+    let inv = 1.0 / norm;
     for x in v.iter_mut() {
         *x = (f64::from(*x) * inv) as f32;
     }
@@ -56,6 +62,9 @@ mod tests {
         let mut v = vec![3.0f32, -4.0, 0.0];
         l2_normalise(&mut v).unwrap();
         assert_eq!(v, vec![0.6, -0.8, 0.0]);
+        let once = v.clone();
+        l2_normalise(&mut v).unwrap();
+        assert_eq!(v, once, "normalising twice changes nothing");
         let mut tiny = vec![1e-30f32; 4];
         l2_normalise(&mut tiny).unwrap();
         let n: f32 = tiny.iter().map(|x| x * x).sum();

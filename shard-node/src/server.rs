@@ -1,0 +1,171 @@
+//! Start-up, serving and shutdown.
+//!
+//! Data directory layout: `<data-dir>/engine/` is the engine's gallery (RocksDB and segments)
+//! and `<data-dir>/map_epoch` the epoch fence ([`crate::epoch`]), kept outside the engine's
+//! directory so the two never interfere.
+//!
+//! Order of start-up: open the fence and the engine (a bad data directory stops the node before
+//! it listens), bind the metrics and gRPC listeners, install the signal handlers, then print
+//! `metrics on <addr>` and `listening on <addr>` on stdout (the bound addresses, so port 0
+//! works; scripts and tests wait for the second line). The gRPC server holds the Shard service,
+//! the standard health service (`grpc.health.v1.Health`, `SERVING` for "" and
+//! `abis.v1.Shard`) and server reflection v1 and v1alpha. Messages up to
+//! [`MAX_MESSAGE_BYTES`] are accepted and sent, so a full batch of 1,000 records fits.
+//!
+//! Shutdown on SIGTERM or SIGINT: health turns `NOT_SERVING`, the listener stops accepting, and
+//! calls in flight finish (tonic's graceful shutdown: GOAWAY, then wait for open streams);
+//! then the engine is flushed and the process exits 0.
+
+use crate::config::{Config, TlsPaths};
+use crate::epoch::EpochFence;
+use crate::metrics::{self, Metrics};
+use crate::node::Node;
+use crate::service::ShardService;
+use abis_engine::{Engine, EngineOptions};
+use abis_proto::v1::shard_server::ShardServer;
+use anyhow::Context;
+use std::io::Write;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+/// Largest gRPC message received or sent.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// Runs the node until a termination signal, then shuts down gracefully.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let fence = EpochFence::open(&config.data_dir)?;
+    let engine_dir = config.data_dir.join("engine");
+    let engine = tokio::task::spawn_blocking(move || {
+        Engine::open(&engine_dir, EngineOptions::default())
+            .with_context(|| format!("cannot open the gallery in {}", engine_dir.display()))
+    })
+    .await??;
+    let engine = Arc::new(engine);
+    tracing::info!(
+        shard = %config.shard_id,
+        records = engine.len(),
+        map_epoch = fence.highest(),
+        "gallery open"
+    );
+    let metrics = Arc::new(Metrics::new());
+    let node = Arc::new(Node::new(
+        config.shard_id.clone(),
+        engine.clone(),
+        fence,
+        metrics.clone(),
+    ));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move |mut rx: watch::Receiver<bool>| async move {
+        // An error means the sender is gone: stop as well.
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let metrics_task = match config.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+            announce("metrics on", listener.local_addr()?);
+            let shutdown = stopped(stop_rx.clone());
+            Some(tokio::spawn(metrics::serve(
+                listener,
+                metrics.clone(),
+                engine.clone(),
+                shutdown,
+            )))
+        }
+    };
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<ShardServer<ShardService>>()
+        .await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(abis_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let shard = ShardServer::new(ShardService(node))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder
+            .tls_config(tls_config(tls)?)
+            .context("bad TLS configuration")?;
+    } else {
+        tracing::warn!("serving plaintext gRPC without authentication (--insecure-plaintext)");
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let signals = tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "shutting down: finishing calls in flight");
+        health_reporter
+            .set_not_serving::<ShardServer<ShardService>>()
+            .await;
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        let _ = stop_tx.send(true);
+    });
+
+    tracing::info!(%addr, tls = config.tls.is_some(), "serving abis.v1.Shard");
+    announce("listening on", addr);
+    builder
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(shard)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), stopped(stop_rx))
+        .await
+        .context("gRPC server failed")?;
+    signals.abort();
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    tokio::task::spawn_blocking(move || engine.flush())
+        .await?
+        .context("flushing the gallery")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Prints a bound address on stdout for scripts and tests.
+fn announce(what: &str, addr: std::net::SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout must not stop the node.
+    let _ = writeln!(out, "{what} {addr}");
+    let _ = out.flush();
+}
+
+fn tls_config(tls: &TlsPaths) -> anyhow::Result<ServerTlsConfig> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+    };
+    let cert = read(&tls.cert, "TLS certificate")?;
+    let key = read(&tls.key, "TLS key")?;
+    let ca = read(&tls.client_ca, "client CA")?;
+    // A client CA makes tonic require a client certificate signed by it (mutual TLS).
+    Ok(ServerTlsConfig::new()
+        .identity(Identity::from_pem(cert, key))
+        .client_ca_root(Certificate::from_pem(ca)))
+}

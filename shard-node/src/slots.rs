@@ -1,0 +1,131 @@
+//! Work over whole slots (counts per range, scans, drops): blocking functions that page through
+//! the shard's reference ids.
+//!
+//! The engine keys records by its own dense row slots, not by routing slot, so there is no index
+//! from a routing slot to its records. These functions page through every enrolled reference id
+//! in bytewise order ([`Engine::reference_ids`], [`ID_PAGE`] ids per call, each call a fresh
+//! RocksDB iterator positioned after the previous page's last id) and compute each id's routing
+//! slot with [`abis_proto::routing::slot_of`]. A count or drop therefore costs one pass over the
+//! ids (about a microsecond each: fine for rebalancing, which is rare), and a scan reads the
+//! records it returns. Because each page starts after the last id seen, a scan is naturally
+//! resumable (`after_reference_id`) and tolerates writes running beside it: records inserted or
+//! deleted meanwhile may or may not appear, as the API allows.
+
+use abis_engine::{Engine, EngineError, ReferenceId};
+use abis_matchers::iris::IrisLayout;
+use abis_proto::record_to_proto;
+use abis_proto::routing::{in_ranges, slot_of};
+use abis_proto::status::ToErrorDetail;
+use abis_proto::v1::{ScanRecordsResponse, SlotRange};
+use tokio::sync::mpsc;
+use tonic::Status;
+
+/// Reference ids read per engine call.
+pub const ID_PAGE: usize = 4096;
+
+/// Most records per scan message (also the default): a page of full records (two irises, a
+/// face and ten fingers are well under 16 KiB) stays below gRPC's default 4 MiB message limit of
+/// the receiving client.
+pub const MAX_SCAN_PAGE: usize = 256;
+
+/// Calls `visit` with every enrolled reference id after `after`, in bytewise order, until it
+/// returns `false`.
+fn for_each_id(
+    engine: &Engine,
+    mut after: Option<ReferenceId>,
+    mut visit: impl FnMut(&ReferenceId) -> Result<bool, Status>,
+) -> Result<(), Status> {
+    loop {
+        let ids = engine
+            .reference_ids(after.as_ref(), ID_PAGE)
+            .map_err(|e| e.to_status())?;
+        for id in &ids {
+            if !visit(id)? {
+                return Ok(());
+            }
+        }
+        if ids.len() < ID_PAGE {
+            return Ok(());
+        }
+        after = ids.last().cloned();
+    }
+}
+
+/// Live records per range (a record counts in every range holding its slot).
+pub fn count_ranges(engine: &Engine, ranges: &[SlotRange]) -> Result<Vec<u64>, Status> {
+    let mut counts = vec![0u64; ranges.len()];
+    if ranges.is_empty() {
+        return Ok(counts);
+    }
+    for_each_id(engine, None, |id| {
+        let slot = slot_of(id.as_str());
+        for (n, r) in counts.iter_mut().zip(ranges) {
+            *n += u64::from(r.contains(slot));
+        }
+        Ok(true)
+    })?;
+    Ok(counts)
+}
+
+/// Deletes every record whose slot lies in `ranges`; returns how many were deleted.
+pub fn drop_ranges(engine: &Engine, ranges: &[SlotRange]) -> Result<u64, Status> {
+    let mut deleted = 0;
+    for_each_id(engine, None, |id| {
+        if in_ranges(ranges, id.as_str()) {
+            match engine.delete(id) {
+                Ok(()) => deleted += 1,
+                // Deleted meanwhile by a concurrent Delete: nothing left to drop.
+                Err(EngineError::NotFound(_)) => {}
+                Err(e) => return Err(e.to_status()),
+            }
+        }
+        Ok(true)
+    })?;
+    Ok(deleted)
+}
+
+/// Streams the records of `ranges` after `after` into `tx`, `page_size` per message, until the
+/// end of the shard or until the receiver is gone. Returns the number of records sent.
+pub fn scan(
+    engine: &Engine,
+    layout: &IrisLayout,
+    ranges: &[SlotRange],
+    after: Option<ReferenceId>,
+    page_size: usize,
+    tx: &mpsc::Sender<Result<ScanRecordsResponse, Status>>,
+) -> Result<u64, Status> {
+    let mut page = Vec::with_capacity(page_size);
+    let mut sent = 0u64;
+    let mut open = true;
+    let mut flush = |page: &mut Vec<abis_proto::v1::Record>| -> bool {
+        let last_reference_id = page.last().map(|r| r.reference_id.clone());
+        let records = std::mem::take(page);
+        sent += records.len() as u64;
+        let message = ScanRecordsResponse {
+            records,
+            last_reference_id: last_reference_id.unwrap_or_default(),
+        };
+        tx.blocking_send(Ok(message)).is_ok()
+    };
+    for_each_id(engine, after, |id| {
+        if !in_ranges(ranges, id.as_str()) {
+            return Ok(true);
+        }
+        match engine.get(id) {
+            Ok(record) => page.push(record_to_proto(&record, layout)),
+            Err(EngineError::NotFound(_)) => return Ok(true),
+            Err(e) => return Err(e.to_status()),
+        }
+        if page.len() == page_size {
+            open = flush(&mut page);
+        }
+        Ok(open)
+    })?;
+    if open && !page.is_empty() {
+        open = flush(&mut page);
+    }
+    if !open {
+        tracing::debug!(sent, "scan stopped: the client went away");
+    }
+    Ok(sent)
+}
