@@ -1,0 +1,232 @@
+//! The durable de-dup job queue, in the coordinator's RocksDB (`<data-dir>/jobs/`).
+//!
+//! One key per job, `job/<job_id>`, holding a [`StoredJob`] (protobuf: the submission order,
+//! the request as received, the job as the client sees it, attempts made). Every state change
+//! is a synced write before it is announced, so a job a client saw accepted survives a crash.
+//! At open, RUNNING jobs go back to PENDING (their steps, inserts then identifies, are
+//! idempotent) and every PENDING job is handed to the worker again, oldest first.
+//! State changes are also broadcast in memory for `WatchJob`.
+
+use abis_proto::status::status_from_detail;
+use abis_proto::v1::{self, ErrorCode, ErrorDetail, JobState};
+use anyhow::Context;
+use prost::Message;
+use rocksdb::{IteratorMode, WriteOptions, DB};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use tokio::sync::broadcast;
+use tonic::Status;
+
+const PREFIX: &[u8] = b"job/";
+
+/// A job as persisted.
+#[derive(Clone, PartialEq, Message)]
+pub struct StoredJob {
+    /// Submission order.
+    #[prost(uint64, tag = "1")]
+    pub seq: u64,
+    /// The request as received.
+    #[prost(message, optional, tag = "2")]
+    pub request: Option<v1::SubmitDedupJobRequest>,
+    /// The job as clients see it.
+    #[prost(message, optional, tag = "3")]
+    pub job: Option<v1::Job>,
+    /// Attempts started so far.
+    #[prost(uint32, tag = "4")]
+    pub attempts: u32,
+}
+
+impl StoredJob {
+    /// The client's view.
+    pub fn job(&self) -> v1::Job {
+        self.job.clone().unwrap_or_default()
+    }
+}
+
+/// The job store.
+pub struct JobStore {
+    db: DB,
+    seq: AtomicU64,
+    submit: Mutex<()>,
+    changes: broadcast::Sender<v1::Job>,
+}
+
+fn key(job_id: &str) -> Vec<u8> {
+    [PREFIX, job_id.as_bytes()].concat()
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    status_from_detail(ErrorDetail {
+        code: ErrorCode::Internal as i32,
+        message: format!("job store: {e}"),
+        ..Default::default()
+    })
+}
+
+/// Whether a job is finished.
+pub fn is_final(job: &v1::Job) -> bool {
+    job.state == JobState::Done as i32 || job.state == JobState::Failed as i32
+}
+
+impl JobStore {
+    /// Opens the store and returns it with the ids to run, oldest first (RUNNING jobs are
+    /// PENDING again).
+    pub fn open(dir: &Path) -> anyhow::Result<(Self, Vec<String>)> {
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(true);
+        let db = DB::open(&options, dir.join("jobs")).context("cannot open the job store")?;
+        let mut pending = Vec::new();
+        let mut max_seq = 0;
+        for item in db.iterator(IteratorMode::Start) {
+            let (_, value) = item?;
+            let mut stored = StoredJob::decode(&*value).context("corrupt job record")?;
+            max_seq = max_seq.max(stored.seq);
+            let job = stored.job.get_or_insert_with(Default::default);
+            if job.state == JobState::Running as i32 {
+                job.state = JobState::Pending as i32;
+            }
+            if job.state == JobState::Pending as i32 {
+                pending.push(stored);
+            }
+        }
+        let (changes, _) = broadcast::channel(1024);
+        let store = Self {
+            db,
+            seq: AtomicU64::new(max_seq + 1),
+            submit: Mutex::new(()),
+            changes,
+        };
+        pending.sort_by_key(|s| s.seq);
+        for s in &pending {
+            store
+                .put(s)
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        }
+        let ids = pending.into_iter().map(|s| s.job().job_id).collect();
+        Ok((store, ids))
+    }
+
+    /// Writes a job durably and announces its state.
+    pub fn put(&self, stored: &StoredJob) -> Result<(), Status> {
+        let job = stored.job();
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        self.db
+            .put_opt(key(&job.job_id), stored.encode_to_vec(), &sync)
+            .map_err(internal)?;
+        // Nobody watching is fine.
+        let _ = self.changes.send(job);
+        Ok(())
+    }
+
+    /// Reads a job.
+    pub fn get(&self, job_id: &str) -> Result<Option<StoredJob>, Status> {
+        match self.db.get(key(job_id)).map_err(internal)? {
+            None => Ok(None),
+            Some(bytes) => StoredJob::decode(&*bytes).map(Some).map_err(internal),
+        }
+    }
+
+    /// Stores a new PENDING job, or returns the existing one with `false` when the same
+    /// request was submitted before (ALREADY_EXISTS when the content differs).
+    pub fn submit(&self, request: v1::SubmitDedupJobRequest) -> Result<(v1::Job, bool), Status> {
+        let _one_at_a_time = self.submit.lock().map_err(internal)?;
+        if let Some(existing) = self.get(&request.job_id)? {
+            if existing.request.as_ref() == Some(&request) {
+                return Ok((existing.job(), false));
+            }
+            return Err(status_from_detail(ErrorDetail {
+                code: ErrorCode::AlreadyExists as i32,
+                message: format!(
+                    "job {} was submitted before with other content",
+                    request.job_id
+                ),
+                ..Default::default()
+            }));
+        }
+        let job = v1::Job {
+            job_id: request.job_id.clone(),
+            state: JobState::Pending as i32,
+            applicant_count: request.applicants.len() as u32,
+            submitted_at: Some(std::time::SystemTime::now().into()),
+            ..Default::default()
+        };
+        let stored = StoredJob {
+            seq: self.seq.fetch_add(1, Ordering::AcqRel),
+            request: Some(request),
+            job: Some(job.clone()),
+            attempts: 0,
+        };
+        self.put(&stored)?;
+        Ok((job, true))
+    }
+
+    /// PENDING and RUNNING jobs, oldest first.
+    pub fn unfinished(&self) -> Result<Vec<v1::Job>, Status> {
+        let mut out = Vec::new();
+        for item in self.db.iterator(IteratorMode::Start) {
+            let (_, value) = item.map_err(internal)?;
+            let stored = StoredJob::decode(&*value).map_err(internal)?;
+            if !is_final(&stored.job()) {
+                out.push((stored.seq, stored.job()));
+            }
+        }
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out.into_iter().map(|(_, j)| j).collect())
+    }
+
+    /// Follows state changes (subscribe before reading the current state).
+    pub fn subscribe(&self) -> broadcast::Receiver<v1::Job> {
+        self.changes.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(id: &str, n: usize) -> v1::SubmitDedupJobRequest {
+        v1::SubmitDedupJobRequest {
+            job_id: id.into(),
+            applicants: (0..n)
+                .map(|i| v1::Record {
+                    reference_id: format!("a{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+            options: None,
+        }
+    }
+
+    #[test]
+    fn submit_is_idempotent_and_running_jobs_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, pending) = JobStore::open(dir.path()).unwrap();
+            assert!(pending.is_empty());
+            let (job, created) = store.submit(request("j1", 2)).unwrap();
+            assert!(created && job.state == JobState::Pending as i32);
+            let (again, created) = store.submit(request("j1", 2)).unwrap();
+            assert!(!created);
+            assert_eq!(again, job);
+            let err = store.submit(request("j1", 3)).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::AlreadyExists);
+            store.submit(request("j2", 1)).unwrap();
+            let mut stored = store.get("j1").unwrap().unwrap();
+            stored.job.as_mut().unwrap().state = JobState::Running as i32;
+            store.put(&stored).unwrap();
+            let mut done = store.get("j2").unwrap().unwrap();
+            done.job.as_mut().unwrap().state = JobState::Done as i32;
+            store.put(&done).unwrap();
+        }
+        let (store, pending) = JobStore::open(dir.path()).unwrap();
+        assert_eq!(pending, ["j1"]);
+        let j1 = store.get("j1").unwrap().unwrap().job();
+        assert_eq!(j1.state, JobState::Pending as i32);
+        assert_eq!(store.unfinished().unwrap().len(), 1);
+        let j2 = store.get("j2").unwrap().unwrap().job();
+        assert_eq!(j2.state, JobState::Done as i32);
+        assert!(store.get("nope").unwrap().is_none());
+    }
+}

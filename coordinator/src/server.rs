@@ -1,0 +1,147 @@
+//! Start-up, serving and shutdown.
+//!
+//! Start-up: open (or create) the shard map and the job store in `--data-dir`, connect lazily
+//! to the shard nodes and start the prober, requeue unfinished jobs, start the worker, bind,
+//! then print `listening on <addr>` on stdout (tests and scripts wait for it). The gRPC server
+//! holds `Abis` and `Admin` behind the authentication interceptor, the standard health service
+//! (`SERVING` for "" and both services) and reflection v1 and v1alpha.
+//!
+//! Shutdown on SIGTERM or SIGINT: health turns `NOT_SERVING`, the listener stops and calls in
+//! flight finish. A job interrupted mid-run is RUNNING in the store and runs again at the next
+//! start.
+
+use crate::auth::Auth;
+use crate::cluster::{Cluster, MAX_MESSAGE_BYTES};
+use crate::config::Config;
+use crate::jobs::JobStore;
+use crate::service::Coordinator;
+use crate::shard_map::ShardMap;
+use crate::worker::Worker;
+use abis_proto::v1::abis_server::AbisServer;
+use abis_proto::v1::admin_server::AdminServer;
+use anyhow::Context;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, Server, ServerTlsConfig};
+
+/// How often shard nodes are probed.
+const PROBE_PERIOD: Duration = Duration::from_millis(500);
+
+/// Runs the coordinator until a termination signal.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let map =
+        ShardMap::open_or_create(&config.data_dir, config.shards.clone(), config.replication)?;
+    tracing::info!(
+        nodes = map.nodes.len(),
+        replication = map.replication,
+        epoch = map.epoch,
+        "shard map open"
+    );
+    let shard_tls = config.shard_tls.as_ref().map(|t| {
+        let mut tls = ClientTlsConfig::new().identity(Identity::from_pem(&t.cert, &t.key));
+        if let Some(ca) = &t.ca {
+            tls = tls.ca_certificate(Certificate::from_pem(ca));
+        }
+        tls
+    });
+    let cluster = Arc::new(Cluster::new(map, shard_tls, config.shard_timeout)?);
+    let prober = cluster.clone().spawn_prober(PROBE_PERIOD);
+    let (store, pending) = JobStore::open(&config.data_dir)?;
+    let store = Arc::new(store);
+    let (queue, jobs) = tokio::sync::mpsc::unbounded_channel();
+    tracing::info!(requeued = pending.len(), "job store open");
+    for id in pending {
+        queue.send(id)?;
+    }
+    let worker = Worker {
+        cluster: cluster.clone(),
+        store: store.clone(),
+        attempts: config.job_attempts,
+        retry_pause: config.job_retry,
+    };
+    let worker = tokio::spawn(worker.run(jobs));
+    let coordinator = Coordinator {
+        cluster,
+        store,
+        queue,
+    };
+
+    let certificates = config.server_tls.as_ref().is_some_and(|t| t.ca.is_some());
+    let auth = Auth::new(config.tokens.clone(), certificates);
+    let check = auth.clone();
+    let abis = AbisServer::new(coordinator.clone())
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let abis = tonic::service::interceptor::InterceptedService::new(abis, move |r| check.check(r));
+    let admin = AdminServer::new(coordinator);
+    let admin = tonic::service::interceptor::InterceptedService::new(admin, move |r| auth.check(r));
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    for name in ["abis.v1.Abis", "abis.v1.Admin"] {
+        health_reporter
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(abis_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.server_tls {
+        let mut server = ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert, &tls.key));
+        if let Some(ca) = &tls.ca {
+            server = server
+                .client_ca_root(Certificate::from_pem(ca))
+                .client_auth_optional(!config.tokens.is_empty());
+        }
+        builder = builder
+            .tls_config(server)
+            .context("bad TLS configuration")?;
+    } else {
+        tracing::warn!("serving plaintext gRPC (--insecure-plaintext)");
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let shutdown = async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "shutting down: finishing calls in flight");
+        for name in ["", "abis.v1.Abis", "abis.v1.Admin"] {
+            health_reporter
+                .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+    };
+    tracing::info!(%addr, tls = config.server_tls.is_some(), "serving abis.v1.Abis");
+    let mut out = std::io::stdout().lock();
+    // A closed stdout must not stop the coordinator.
+    let _ = writeln!(out, "listening on {addr}");
+    let _ = out.flush();
+    drop(out);
+    builder
+        .add_service(health)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(abis)
+        .add_service(admin)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .await
+        .context("gRPC server failed")?;
+    prober.abort();
+    worker.abort();
+    tracing::info!("stopped");
+    Ok(())
+}

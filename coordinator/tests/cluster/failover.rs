@@ -1,0 +1,194 @@
+//! Identify across shard nodes, replication under a killed node, and fail-closed answers.
+
+use crate::harness::*;
+use abis_proto::v1::{self, completeness::Status as Verdict};
+use abis_proto::{slot_of, SLOT_COUNT};
+use tonic::Code;
+
+const N: u64 = 2000;
+
+fn dups() -> Vec<v1::Record> {
+    (0..20)
+        .map(|k| duplicate(k * 97, &format!("dup-{k}")))
+        .collect()
+}
+
+fn assert_found(results: &[v1::IdentifyResult]) {
+    for (k, r) in results.iter().enumerate() {
+        let top = r.candidates.first().map(|c| c.reference_id.clone());
+        let expected = abis_proto::record_to_proto(
+            &population().enrolment(k as u64 * 97),
+            &abis_engine::GalleryConfig::default().iris_layout,
+        )
+        .reference_id;
+        assert_eq!(top, Some(expected), "probe {k}: {r:?}");
+        assert_eq!(r.records_searched, N);
+        assert!(r.completeness.as_ref().unwrap().is_complete());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_cluster_survives_a_dead_node_and_refuses_unsafe_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs: Vec<NodeSpec> = (1..=3)
+        .map(|i| NodeSpec::new(dir.path(), &format!("s{i}"), &format!("127.0.4.{i}")))
+        .collect();
+    let mut nodes: Vec<Option<Proc>> = specs.iter().map(|s| Some(s.start(&[]))).collect();
+    std::fs::write(dir.path().join("tokens"), "secret-1\nsecret-2\n").unwrap();
+    let mut args: Vec<String> = specs.iter().flat_map(|s| s.flag()).collect();
+    args.extend(["--insecure-plaintext", "--token-file"].map(String::from));
+    args.push(dir.path().join("tokens").display().to_string());
+    args.extend(["--shard-timeout-ms", "5000"].map(String::from));
+    let coord = coordinator("127.0.4.10", &dir.path().join("coord"), &args);
+
+    // Unauthenticated and wrongly authenticated clients are refused.
+    for token in ["", "wrong"] {
+        let mut c = client(coord.addr, token).await;
+        let err = c.ping(v1::PingRequest {}).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{token:?}");
+    }
+    let mut c = client(coord.addr, "secret-2").await;
+    assert_eq!(
+        c.ping(v1::PingRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .api_version,
+        "abis.v1"
+    );
+
+    insert_all(&mut c, records(0..N)).await;
+    let count = c
+        .reference_count(v1::ReferenceCountRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(count.count, N);
+    let found = identify(&mut c, dups(), false).await.unwrap();
+    assert_found(&found);
+
+    // Kill s1: identify is unchanged (R = 2), writes to its slots are refused.
+    nodes[0].take().unwrap().kill();
+    let again = identify(&mut c, dups(), false).await.unwrap();
+    assert_eq!(again, found);
+    let fresh = records(N..N + 40);
+    let r = c
+        .insert(v1::InsertRequest {
+            records: fresh.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let map = ListedMap::fetch(coord.addr).await;
+    let (mut refused, mut accepted) = (0, 0);
+    for (rec, res) in fresh.iter().zip(&r.results) {
+        if map.holds("s1", slot_of(&rec.reference_id)) {
+            let e = res.error.as_ref().expect("refused");
+            assert_eq!(e.code, v1::ErrorCode::Unavailable as i32, "{res:?}");
+            assert_eq!(res.outcome, 0);
+            refused += 1;
+        } else {
+            assert_eq!(res.outcome, v1::InsertOutcome::Inserted as i32, "{res:?}");
+            accepted += 1;
+        }
+    }
+    assert!(refused > 0 && accepted > 0, "{refused} {accepted}");
+
+    // Restart s1: the refused records can be inserted now; identify is complete.
+    nodes[0] = Some(specs[0].start(&[]));
+    let r = c
+        .insert(v1::InsertRequest { records: fresh })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.results.iter().all(|x| x.error.is_none()), "{r:?}");
+    let after = identify(&mut c, dups(), true).await.unwrap();
+    for res in &after {
+        assert!(res.completeness.as_ref().unwrap().is_complete());
+        assert_eq!(res.records_searched, N + 40);
+    }
+}
+
+/// The shard map as Admin.ListShards gives it.
+struct ListedMap(Vec<v1::ShardInfo>);
+
+impl ListedMap {
+    async fn fetch(addr: std::net::SocketAddr) -> Self {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut admin =
+            v1::admin_client::AdminClient::with_interceptor(channel, Bearer("secret-1".into()));
+        let list = admin
+            .list_shards(v1::ListShardsRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(list.slot_count, SLOT_COUNT);
+        assert_eq!(list.replication_factor, 2);
+        let err = admin
+            .start_rebalance(v1::StartRebalanceRequest {})
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented);
+        Self(list.shards)
+    }
+
+    fn holds(&self, shard: &str, slot: u32) -> bool {
+        self.0
+            .iter()
+            .any(|s| s.shard_id == shard && s.slots.iter().any(|r| r.contains(slot)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreplicated_cluster_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs: Vec<NodeSpec> = (1..=3)
+        .map(|i| NodeSpec::new(dir.path(), &format!("s{i}"), &format!("127.0.5.{i}")))
+        .collect();
+    let mut nodes: Vec<Option<Proc>> = specs.iter().map(|s| Some(s.start(&[]))).collect();
+    let mut args: Vec<String> = specs.iter().flat_map(|s| s.flag()).collect();
+    args.extend(["--insecure-plaintext", "--replication", "1"].map(String::from));
+    let coord = coordinator("127.0.5.10", &dir.path().join("coord"), &args);
+    let mut c = client(coord.addr, "").await;
+    insert_all(&mut c, records(0..300)).await;
+    let probes = vec![duplicate(7, "probe-7")];
+    assert!(identify(&mut c, probes.clone(), false).await.unwrap()[0]
+        .completeness
+        .as_ref()
+        .unwrap()
+        .is_complete());
+
+    nodes[1].take().unwrap().kill();
+    let err = identify(&mut c, probes.clone(), false).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let partial = identify(&mut c, probes.clone(), true).await.unwrap();
+    let verdict = partial[0].completeness.clone().unwrap();
+    assert_eq!(verdict.status, Verdict::Incomplete as i32);
+    let lost: u32 = verdict
+        .unsearched
+        .iter()
+        .flat_map(|u| &u.slots)
+        .map(|r| r.len())
+        .sum();
+    assert!(lost > 1000 && lost < 2000, "{lost}");
+    assert!(verdict.unsearched.iter().all(|u| u.shard_ids == ["s2"]));
+    let count = c
+        .reference_count(v1::ReferenceCountRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        count.completeness.unwrap().status,
+        Verdict::Incomplete as i32
+    );
+    assert!(count.count < 300);
+
+    nodes[1] = Some(specs[1].start(&[]));
+    let back = identify(&mut c, probes, false).await.unwrap();
+    assert!(back[0].completeness.as_ref().unwrap().is_complete());
+    assert_eq!(back[0].records_searched, 300);
+}

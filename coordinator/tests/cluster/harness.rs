@@ -1,0 +1,254 @@
+//! Starting real shard nodes and coordinators and talking to them.
+//!
+//! Shard nodes listen on fixed addresses (a free port picked once per node) because the shard
+//! map names them: a node restarted after a kill comes back where the map expects it. Processes
+//! announce `listening on <addr>` on stdout; logs go to files in the test's directory.
+
+use abis_datasets::population::Population;
+use abis_proto::v1::abis_client::AbisClient;
+use abis_proto::v1::{self};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+/// A running process, killed on drop.
+pub struct Proc {
+    child: Child,
+    /// Its gRPC address.
+    pub addr: SocketAddr,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// Kills it at once (SIGKILL: no graceful shutdown).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(bin: &str, args: &[String], log: &Path) -> Proc {
+    let stderr = std::fs::File::create(log).expect("log file");
+    let mut child = Command::new(bin)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+            if let Some(a) = line.strip_prefix("listening on ") {
+                let addr = a.trim().parse().expect("address");
+                return Proc { child, addr };
+            }
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!(
+                "{bin} exited with {status}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "{bin} did not start");
+    }
+}
+
+/// A free address on `ip`.
+pub fn free_addr(ip: &str) -> SocketAddr {
+    let l = TcpListener::bind(format!("{ip}:0")).expect("bind");
+    l.local_addr().expect("addr")
+}
+
+/// One shard node's fixed identity.
+pub struct NodeSpec {
+    /// Its id.
+    pub id: String,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its data directory.
+    pub dir: PathBuf,
+}
+
+impl NodeSpec {
+    /// A node on `ip` under `root`.
+    pub fn new(root: &Path, id: &str, ip: &str) -> Self {
+        Self {
+            id: id.into(),
+            addr: free_addr(ip),
+            dir: root.join(id),
+        }
+    }
+
+    /// Starts it in plaintext (plus `extra` flags).
+    pub fn start(&self, extra: &[String]) -> Proc {
+        let mut args: Vec<String> = vec![
+            "--listen".into(),
+            self.addr.to_string(),
+            "--shard-id".into(),
+            self.id.clone(),
+            "--data-dir".into(),
+            self.dir.display().to_string(),
+        ];
+        if extra.is_empty() {
+            args.push("--insecure-plaintext".into());
+        }
+        args.extend_from_slice(extra);
+        spawn(
+            shard_node_bin().to_str().expect("utf-8 path"),
+            &args,
+            &self.dir.with_extension("log"),
+        )
+    }
+
+    /// The coordinator's `--shard` flag for it.
+    pub fn flag(&self) -> [String; 2] {
+        ["--shard".into(), format!("{}={}", self.id, self.addr)]
+    }
+}
+
+/// The `abis-shard-node` binary beside this test's target directory, built once per run (cargo
+/// builds only this package's binaries for its tests).
+fn shard_node_bin() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "abis-shard-node", "--bin", "abis-shard-node"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building abis-shard-node failed");
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/<profile>/deps/<test> -> target/<profile>/abis-shard-node
+        exe.parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .join("abis-shard-node")
+    })
+}
+
+/// Starts a coordinator with `args` (data dir `dir`, listening on `ip`).
+pub fn coordinator(ip: &str, dir: &Path, args: &[String]) -> Proc {
+    let mut all: Vec<String> = vec![
+        "--listen".into(),
+        format!("{ip}:0"),
+        "--data-dir".into(),
+        dir.display().to_string(),
+    ];
+    all.extend_from_slice(args);
+    spawn(
+        env!("CARGO_BIN_EXE_abis-coordinator"),
+        &all,
+        &dir.with_extension("log"),
+    )
+}
+
+/// An Abis client sending `token` as a bearer token (none when empty).
+pub type Client = AbisClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds the bearer token.
+#[derive(Clone)]
+pub struct Bearer(pub String);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut r: Request<()>) -> Result<Request<()>, Status> {
+        if !self.0.is_empty() {
+            let v: MetadataValue<_> = format!("Bearer {}", self.0).parse().expect("header");
+            r.metadata_mut().insert("authorization", v);
+        }
+        Ok(r)
+    }
+}
+
+/// A plaintext client of the coordinator at `addr`.
+pub async fn client(addr: SocketAddr, token: &str) -> Client {
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    AbisClient::with_interceptor(channel, Bearer(token.into()))
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20)
+}
+
+/// The synthetic population of the tests.
+pub fn population() -> Population {
+    Population::new(0x5eed_0c00)
+}
+
+fn layout() -> abis_matchers::iris::IrisLayout {
+    abis_engine::GalleryConfig::default().iris_layout
+}
+
+/// The wire records of persons `range`.
+pub fn records(range: std::ops::Range<u64>) -> Vec<v1::Record> {
+    let pop = population();
+    range
+        .map(|i| abis_proto::record_to_proto(&pop.enrolment(i), &layout()))
+        .collect()
+}
+
+/// A second capture of `person` under `id` (a planted duplicate).
+pub fn duplicate(person: u64, id: &str) -> v1::Record {
+    let rid = abis_engine::ReferenceId::new(id).expect("id");
+    abis_proto::record_to_proto(&population().capture(person, 1, rid), &layout())
+}
+
+/// Inserts in batches of 500 and checks every record was acknowledged.
+pub async fn insert_all(client: &mut Client, records: Vec<v1::Record>) {
+    for chunk in records.chunks(500) {
+        let r = client
+            .insert(v1::InsertRequest {
+                records: chunk.to_vec(),
+            })
+            .await
+            .expect("insert")
+            .into_inner();
+        assert_eq!(r.results.len(), chunk.len());
+        for res in &r.results {
+            assert!(res.error.is_none() && res.outcome != 0, "{res:?}");
+        }
+    }
+}
+
+/// Identifies `probes`; the top candidate of probe `i` must be `expect[i]`.
+pub async fn identify(
+    client: &mut Client,
+    probes: Vec<v1::Record>,
+    allow_incomplete: bool,
+) -> Result<Vec<v1::IdentifyResult>, Status> {
+    client
+        .identify_batch(v1::IdentifyBatchRequest {
+            probes,
+            options: Some(v1::IdentifyOptions {
+                allow_incomplete,
+                ..Default::default()
+            }),
+        })
+        .await
+        .map(|r| r.into_inner().results)
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests: real `abis-shard-node` and `abis-coordinator` processes on 127.0.0.x.
+
+mod failover;
+mod harness;
+mod jobs;
