@@ -130,23 +130,29 @@ impl NodeSpec {
     }
 }
 
-/// The `abis-shard-node` binary beside this test's target directory, built once per run (cargo
-/// builds only this package's binaries for its tests).
+/// The `abis-shard-node` binary beside this test's target directory. `cargo test --workspace`
+/// (what CI runs) has already built it, with the workspace's feature set, for the shard node's
+/// own tests; cargo gives a package's tests the paths of that package's binaries only, so when
+/// this crate is tested alone the binary is built here first.
 fn shard_node_bin() -> &'static Path {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "abis-shard-node", "--bin", "abis-shard-node"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building abis-shard-node failed");
         let exe = std::env::current_exe().expect("test binary path");
         // target/<profile>/deps/<test> -> target/<profile>/abis-shard-node
-        exe.parent()
+        let bin = exe
+            .parent()
             .and_then(Path::parent)
             .expect("target dir")
-            .join("abis-shard-node")
+            .join("abis-shard-node");
+        if !bin.exists() {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "-p", "abis-shard-node", "--bin", "abis-shard-node"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "building abis-shard-node failed");
+        }
+        bin
     })
 }
 

@@ -3,3 +3,4 @@
 mod failover;
 mod harness;
 mod jobs;
+mod tls;
