@@ -9,12 +9,23 @@ use abis_engine::{
 };
 use std::path::Path;
 
-fn databases() -> Vec<FvcDatabase> {
+/// FVC2002 DB1-DB3; `None` (with a message) when the shared data is missing, as in the other
+/// FVC tests.
+fn databases() -> Option<Vec<FvcDatabase>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
-    ["DB1_B", "DB2_B", "DB3_B"]
-        .iter()
-        .map(|d| load_database(&root.join(d)).unwrap())
-        .collect()
+    if !root.is_dir() {
+        eprintln!(
+            "SKIP: {} not found; FVC2002 engine tests not run",
+            root.display()
+        );
+        return None;
+    }
+    Some(
+        ["DB1_B", "DB2_B", "DB3_B"]
+            .iter()
+            .map(|d| load_database(&root.join(d)).unwrap())
+            .collect(),
+    )
 }
 
 /// Minutiae brought to the engine's 500 ppi (197 px/cm) from the record's resolution.
@@ -59,7 +70,7 @@ fn fvc_impressions_find_their_finger_and_verify() {
         },
     )
     .unwrap();
-    let dbs = databases();
+    let Some(dbs) = databases() else { return };
     let mut gallery = Vec::new();
     let mut probes = Vec::new();
     for (d, db) in dbs.iter().enumerate() {
@@ -195,7 +206,7 @@ fn ten_print_dedup_finds_planted_duplicates_and_no_one_else() {
 #[test]
 fn a_damaged_finger_segment_is_rebuilt_from_rocksdb_with_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let dbs = databases();
+    let Some(dbs) = databases() else { return };
     let db = &dbs[0];
     let firsts: Vec<Record> = (0..db.impressions.len())
         .filter(|&i| db.impressions[i].impression == 1)
