@@ -20,11 +20,8 @@ use crate::worker::Worker;
 use abis_proto::v1::abis_server::AbisServer;
 use abis_proto::v1::admin_server::AdminServer;
 use anyhow::Context;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, SignalKind};
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, Server, ServerTlsConfig};
 
@@ -107,17 +104,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         tracing::warn!("serving plaintext gRPC (--insecure-plaintext)");
     }
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
+    // Signal handlers first: once the address is announced, a SIGTERM must mean a graceful stop.
+    let signal = abis_server_kit::shutdown_signal()?;
     let shutdown = async move {
-        let name = tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = interrupt.recv() => "SIGINT",
-        };
+        let name = signal.await;
         tracing::info!(signal = name, "shutting down: finishing calls in flight");
         for name in ["", "abis.v1.Abis", "abis.v1.Admin"] {
             health_reporter
@@ -125,12 +115,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .await;
         }
     };
+    let (listener, addr) = abis_server_kit::listen(config.listen, "listening on").await?;
     tracing::info!(%addr, tls = config.server_tls.is_some(), "serving abis.v1.Abis");
-    let mut out = std::io::stdout().lock();
-    // A closed stdout must not stop the coordinator.
-    let _ = writeln!(out, "listening on {addr}");
-    let _ = out.flush();
-    drop(out);
     builder
         .add_service(health)
         .add_service(reflection().build_v1()?)

@@ -24,10 +24,7 @@ use crate::service::ShardService;
 use abis_engine::{Engine, EngineOptions};
 use abis_proto::v1::shard_server::ShardServer;
 use anyhow::Context;
-use std::io::Write;
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
@@ -69,10 +66,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics_task = match config.metrics_listen {
         None => None,
         Some(addr) => {
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} for metrics"))?;
-            announce("metrics on", listener.local_addr()?);
+            let (listener, _) = abis_server_kit::listen(addr, "metrics on").await?;
             let shutdown = stopped(stop_rx.clone());
             Some(tokio::spawn(metrics::serve(
                 listener,
@@ -106,18 +100,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         tracing::warn!("serving plaintext gRPC without authentication (--insecure-plaintext)");
     }
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
+    // Signal handlers first: once the address is announced, a SIGTERM must mean a graceful stop.
+    let signal = abis_server_kit::shutdown_signal()?;
     let signals = tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = interrupt.recv() => "SIGINT",
-        };
+        let name = signal.await;
         tracing::info!(signal = name, "shutting down: finishing calls in flight");
         health_reporter
             .set_not_serving::<ShardServer<ShardService>>()
@@ -128,8 +114,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
 
+    let (listener, addr) = abis_server_kit::listen(config.listen, "listening on").await?;
     tracing::info!(%addr, tls = config.tls.is_some(), "serving abis.v1.Shard");
-    announce("listening on", addr);
     builder
         .add_service(health)
         .add_service(reflection_v1)
@@ -147,14 +133,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("flushing the gallery")?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Prints a bound address on stdout for scripts and tests.
-fn announce(what: &str, addr: std::net::SocketAddr) {
-    let mut out = std::io::stdout().lock();
-    // A closed stdout must not stop the node.
-    let _ = writeln!(out, "{what} {addr}");
-    let _ = out.flush();
 }
 
 fn tls_config(tls: &TlsPaths) -> anyhow::Result<ServerTlsConfig> {
