@@ -229,11 +229,20 @@ impl Engine {
     /// [`InsertOutcome::AlreadyPresent`]; the same id with other content is
     /// [`EngineError::AlreadyExists`].
     pub fn insert_batch(&self, mut records: Vec<Record>) -> Result<Vec<InsertOutcome>> {
-        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        let shape = inner.shape;
+        // Validation and finger codes (~0.2 ms per finger) depend on the record and the
+        // gallery's fixed shape only: done before the write lock, so searches keep running.
+        let shape = self.read().shape;
         for r in &mut records {
             r.validate_and_normalise(&shape)?;
         }
+        let finger_sets: Vec<Option<FingerSet>> = {
+            use rayon::prelude::*;
+            records
+                .par_iter()
+                .map(|r| (!r.fingers.is_empty()).then(|| gallery::finger_set(r)))
+                .collect()
+        };
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let mut outcomes = Vec::with_capacity(records.len());
         let mut seen = std::collections::HashMap::new();
         for (i, r) in records.iter().enumerate() {
@@ -254,12 +263,13 @@ impl Engine {
                 },
             });
         }
-        let new: Vec<&Record> = records
+        let (new, finger_sets): (Vec<&Record>, Vec<&Option<FingerSet>>) = records
             .iter()
+            .zip(&finger_sets)
             .zip(&outcomes)
             .filter(|(_, o)| **o == InsertOutcome::Inserted)
             .map(|(r, _)| r)
-            .collect();
+            .unzip();
         if new.is_empty() {
             return Ok(outcomes);
         }
@@ -271,14 +281,6 @@ impl Engine {
             return Err(EngineError::InvalidRequest(
                 "shard is full (2^32 slots)".into(),
             ));
-        };
-        // Finger codes cost ~0.5 ms per finger: computed in parallel before the commit, so the
-        // rows written after it are a plain copy.
-        let finger_sets: Vec<Option<FingerSet>> = {
-            use rayon::prelude::*;
-            new.par_iter()
-                .map(|r| (!r.fingers.is_empty()).then(|| gallery::finger_set(r)))
-                .collect()
         };
         let mut batch = inner.store.batch();
         let mut added = [0u64; Modality::ALL.len()];

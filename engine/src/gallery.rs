@@ -120,14 +120,29 @@ pub fn prepare_finger(minutiae: &[crate::record::Minutia]) -> PreparedFinger {
     PreparedFinger::new(minutiae, FINGER_PPCM, FINGER_PPCM)
 }
 
-/// The first-stage codes of a record's searchable fingers (empty codes for the others).
-pub fn finger_set(record: &Record) -> FingerSet {
+/// A record's searchable fingers prepared for the full matcher, by position.
+pub fn prepared_fingers(record: &Record) -> Vec<(u8, PreparedFinger)> {
+    record
+        .fingers
+        .iter()
+        .filter(|f| searchable(&f.minutiae))
+        .map(|f| (f.position, prepare_finger(&f.minutiae)))
+        .collect()
+}
+
+/// The first-stage codes of prepared fingers (positions validated, 1..=10).
+pub fn finger_set_of(prepared: &[(u8, PreparedFinger)]) -> FingerSet {
     let mut set = FingerSet::default();
-    for f in record.fingers.iter().filter(|f| searchable(&f.minutiae)) {
-        set.set(f.position, FingerCode::new(&prepare_finger(&f.minutiae)))
-            .expect("positions are validated before storing");
+    for (position, f) in prepared {
+        set.set(*position, FingerCode::new(f))
+            .expect("positions are validated before use");
     }
     set
+}
+
+/// The first-stage codes of a record's searchable fingers (empty codes for the others).
+pub fn finger_set(record: &Record) -> FingerSet {
+    finger_set_of(&prepared_fingers(record))
 }
 
 /// Encodes a record's template for one modality into row buffers (reused across calls) and

@@ -24,7 +24,7 @@ use crate::error::{EngineError, Result};
 use crate::fusion;
 use crate::gallery::Modality;
 use crate::record::{Record, ReferenceId};
-use abis_matchers::finger::index::{FingerCode, FingerSet};
+use abis_matchers::finger::index::FingerSet;
 use abis_matchers::finger::PreparedFinger;
 use abis_matchers::SimdLevel;
 
@@ -206,18 +206,8 @@ impl Inner {
                 iris[m.index()] = Some(p);
             }
         }
-        let fingers: Vec<(u8, PreparedFinger)> = record
-            .fingers
-            .iter()
-            .filter(|f| crate::gallery::searchable(&f.minutiae))
-            .map(|f| (f.position, crate::gallery::prepare_finger(&f.minutiae)))
-            .collect();
-        let mut finger_set = FingerSet::default();
-        for (position, f) in &fingers {
-            finger_set
-                .set(*position, FingerCode::new(f))
-                .map_err(|e| EngineError::template("finger", e))?;
-        }
+        let fingers = crate::gallery::prepared_fingers(&record);
+        let finger_set = crate::gallery::finger_set_of(&fingers);
         // Every shared iris, the face and every finger is one comparison in the fusion.
         let comparisons = record.irises.len() + usize::from(record.face.is_some()) + fingers.len();
         if comparisons == 0 {
