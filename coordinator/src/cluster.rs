@@ -1,7 +1,8 @@
-//! The coordinator's view of its shard nodes: one lazily connected gRPC channel per node (mutual
-//! TLS unless plaintext was asked for), liveness from a background prober and from every call's
-//! outcome, and [`Cluster::scatter`], the one fail-closed way to run an operation over every
-//! slot.
+//! One version of the coordinator's view of its shard nodes: a shard map and one lazily
+//! connected gRPC channel per node (mutual TLS unless plaintext was asked for), liveness from a
+//! background prober and from every call's outcome, and [`Cluster::scatter`], the one
+//! fail-closed way to run an operation over every slot. A [`Cluster`] never changes; a new map
+//! makes a new one that shares the connections of the nodes it keeps (see `topology`).
 //!
 //! Scatter plans each round by giving every remaining slot to one replica, live replicas first
 //! and the least loaded of them, so the work spreads over all nodes; each node then gets one
@@ -17,7 +18,7 @@ use abis_proto::v1::{self, ErrorCode, ErrorDetail, SlotRange, UnsearchedCause};
 use abis_proto::SLOT_COUNT;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 use tokio::task::JoinSet;
@@ -38,6 +39,11 @@ pub struct NodeConn {
 }
 
 impl NodeConn {
+    /// A client of it.
+    pub fn client(&self) -> ShardClient<Channel> {
+        self.client.clone()
+    }
+
     /// Whether its last call or probe succeeded.
     pub fn is_live(&self) -> bool {
         self.live.load(Ordering::Acquire)
@@ -61,15 +67,52 @@ impl NodeConn {
     }
 }
 
+/// How the coordinator connects to shard nodes.
+#[derive(Clone)]
+pub struct Connector {
+    /// Client TLS (mutual), or `None` for plaintext.
+    pub tls: Option<ClientTlsConfig>,
+    /// Deadline of each call (and of connecting).
+    pub timeout: Duration,
+}
+
+impl Connector {
+    /// A lazy connection to `entry` (a node that is down does not stop anything).
+    pub fn connect(&self, entry: &NodeEntry) -> anyhow::Result<NodeConn> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", entry.address))?
+            .connect_timeout(self.timeout)
+            .timeout(self.timeout);
+        if let Some(tls) = &self.tls {
+            endpoint = endpoint.tls_config(tls.clone())?;
+        }
+        let client = ShardClient::new(endpoint.connect_lazy())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(NodeConn {
+            entry: entry.clone(),
+            client,
+            live: AtomicBool::new(false),
+            records: AtomicU64::new(0),
+            last_seen: Mutex::new(None),
+        })
+    }
+}
+
+/// The gallery shape the nodes reported, shared by every version of the cluster.
+pub type SharedShape = Arc<RwLock<Option<v1::GalleryShape>>>;
+
 /// The shard map and the connections to its nodes.
 pub struct Cluster {
     /// The map.
     pub map: ShardMap,
     /// One per map node, same order.
-    pub nodes: Vec<NodeConn>,
+    pub nodes: Vec<Arc<NodeConn>>,
     /// Deadline of each call to a node.
     pub timeout: Duration,
-    shape: RwLock<Option<v1::GalleryShape>>,
+    shape: SharedShape,
+    /// Operations running on this version (see `topology::Topology::drain_reads`).
+    pub(crate) active: AtomicUsize,
 }
 
 /// One node's answer for the slots it was given.
@@ -108,40 +151,35 @@ pub fn cause_of(status: &Status) -> UnsearchedCause {
 }
 
 impl Cluster {
-    /// Connections (lazy: a node that is down does not stop the coordinator) to every node.
+    /// The cluster of `map`: connections of `previous` are kept for the nodes it still has
+    /// (same id and address), new ones are made for the others.
     pub fn new(
         map: ShardMap,
-        tls: Option<ClientTlsConfig>,
-        timeout: Duration,
+        connector: &Connector,
+        previous: Option<&Cluster>,
+        shape: SharedShape,
     ) -> anyhow::Result<Self> {
-        let scheme = if tls.is_some() { "https" } else { "http" };
         let nodes = map
             .nodes
             .iter()
             .map(|entry| {
-                let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", entry.address))?
-                    .connect_timeout(timeout)
-                    .timeout(timeout);
-                if let Some(tls) = &tls {
-                    endpoint = endpoint.tls_config(tls.clone())?;
+                let kept = previous.and_then(|p| {
+                    p.nodes
+                        .iter()
+                        .find(|n| n.entry.id == entry.id && n.entry.address == entry.address)
+                });
+                match kept {
+                    Some(conn) => Ok(conn.clone()),
+                    None => connector.connect(entry).map(Arc::new),
                 }
-                let client = ShardClient::new(endpoint.connect_lazy())
-                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_MESSAGE_BYTES);
-                Ok(NodeConn {
-                    entry: entry.clone(),
-                    client,
-                    live: AtomicBool::new(false),
-                    records: AtomicU64::new(0),
-                    last_seen: Mutex::new(None),
-                })
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Self {
             map,
             nodes,
-            timeout,
-            shape: RwLock::new(None),
+            timeout: connector.timeout,
+            shape,
+            active: AtomicUsize::new(0),
         })
     }
 
@@ -206,16 +244,6 @@ impl Cluster {
             });
         }
         while tasks.join_next().await.is_some() {}
-    }
-
-    /// Probes every `period` until the task is dropped.
-    pub fn spawn_prober(self: Arc<Self>, period: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                self.probe().await;
-                tokio::time::sleep(period).await;
-            }
-        })
     }
 
     /// Runs `op(node, client, ranges)` so that every slot is answered by exactly one replica,

@@ -117,10 +117,9 @@ impl Args {
             .shards
             .iter()
             .map(|s| match s.split_once('=') {
-                Some((id, addr)) if !id.is_empty() && !addr.is_empty() => Ok(NodeEntry {
-                    id: id.to_owned(),
-                    address: addr.to_owned(),
-                }),
+                Some((id, addr)) if !id.is_empty() && !addr.is_empty() => {
+                    Ok(NodeEntry::new(id, addr))
+                }
                 _ => bail!("--shard {s}: expected ID=HOST:PORT"),
             })
             .collect::<anyhow::Result<_>>()?;

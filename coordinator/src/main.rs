@@ -11,23 +11,28 @@
 //! - [`service`], [`auth`], [`server`], [`config`]: the gRPC handlers, bearer-token and
 //!   certificate authentication, start-up and graceful shutdown, flags.
 //!
-//! Not built yet: online rebalancing. `Admin.AddShard`, `DrainShard`, `RemoveShard`,
-//! `StartRebalance` and `RebalanceStatus` answer UNIMPLEMENTED ("rebalancing is not built
-//! yet"); the shard map is fixed at the first start and every node is ACTIVE.
+//! - [`topology`]: the current cluster version, the write gate, publishing a new map.
+//! - [`admin`], [`plan`], [`rebalance`]: adding, draining and removing nodes, and moving slots
+//!   online (dual writes while a slot is copied, the map switched only once the copy is
+//!   complete, given-up slots dropped only once no call can still read them).
 //!
 //! Security: TLS on the public API with bearer tokens and/or client certificates, and mutual
 //! TLS to the shard nodes, unless `--insecure-plaintext` is given. Logs go to stderr (`RUST_LOG`,
 //! default `info`); stdout carries only `listening on <addr>`. Exit status: 0 after a graceful
 //! shutdown, 2 for a bad configuration, 1 when it cannot start or fails.
 
+mod admin;
 mod auth;
 mod cluster;
 mod config;
 mod jobs;
+mod plan;
+mod rebalance;
 mod search;
 mod server;
 mod service;
 mod shard_map;
+mod topology;
 mod worker;
 mod writes;
 

@@ -11,11 +11,13 @@
 //! start.
 
 use crate::auth::Auth;
-use crate::cluster::{Cluster, MAX_MESSAGE_BYTES};
+use crate::cluster::{Connector, MAX_MESSAGE_BYTES};
 use crate::config::Config;
 use crate::jobs::JobStore;
+use crate::rebalance::Rebalancer;
 use crate::service::Coordinator;
 use crate::shard_map::ShardMap;
+use crate::topology::Topology;
 use crate::worker::Worker;
 use abis_proto::v1::abis_server::AbisServer;
 use abis_proto::v1::admin_server::AdminServer;
@@ -47,8 +49,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         tls
     });
-    let cluster = Arc::new(Cluster::new(map, shard_tls, config.shard_timeout)?);
-    let prober = cluster.clone().spawn_prober(PROBE_PERIOD);
+    let connector = Connector {
+        tls: shard_tls,
+        timeout: config.shard_timeout,
+    };
+    let topology = Arc::new(Topology::new(
+        map,
+        connector.clone(),
+        config.data_dir.clone(),
+    )?);
+    let prober = topology.clone().spawn_prober(PROBE_PERIOD);
     let (store, pending) = JobStore::open(&config.data_dir)?;
     let store = Arc::new(store);
     let (queue, jobs) = tokio::sync::mpsc::unbounded_channel();
@@ -57,14 +67,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         queue.send(id)?;
     }
     let worker = Worker {
-        cluster: cluster.clone(),
+        topology: topology.clone(),
         store: store.clone(),
         attempts: config.job_attempts,
         retry_pause: config.job_retry,
     };
     let worker = tokio::spawn(worker.run(jobs));
     let coordinator = Coordinator {
-        cluster,
+        rebalancer: Arc::new(Rebalancer::new(topology.clone())),
+        topology,
+        connector,
         store,
         queue,
     };

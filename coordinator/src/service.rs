@@ -1,16 +1,17 @@
-//! The public services: `abis.v1.Abis` (every RPC) and `abis.v1.Admin` (`ListShards`; the
-//! rebalancing RPCs answer UNIMPLEMENTED, see the crate doc). Handlers only check the request
-//! shape and delegate: [`writes`] for routed writes and verify, [`search`] for gallery-wide
-//! reads, the [`JobStore`] and the worker queue for de-dup jobs. Each call runs in a tracing
-//! span named after its method.
+//! The public service `abis.v1.Abis` (`abis.v1.Admin` is in `admin`). Handlers only check the
+//! request shape and delegate: [`writes`] for routed writes and verify, [`search`] for
+//! gallery-wide reads, the [`JobStore`] and the worker queue for de-dup jobs. Each call takes
+//! the current cluster version (a write also the write gate, see `topology`) and runs in a
+//! tracing span named after its method.
 
-use crate::cluster::{unavailable, Cluster};
+use crate::cluster::{unavailable, Connector};
 use crate::jobs::{is_final, JobStore};
+use crate::rebalance::Rebalancer;
+use crate::topology::Topology;
 use crate::{search, writes};
+use abis_proto::v1;
 use abis_proto::v1::abis_server::Abis;
-use abis_proto::v1::admin_server::Admin;
-use abis_proto::v1::{self, ShardState};
-use abis_proto::{ProtoError, MAX_BATCH_ITEMS, SLOT_COUNT};
+use abis_proto::{ProtoError, MAX_BATCH_ITEMS};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
@@ -21,15 +22,19 @@ use tracing::Instrument;
 /// The state behind both services.
 #[derive(Clone)]
 pub struct Coordinator {
-    /// The shard nodes.
-    pub cluster: Arc<Cluster>,
+    /// The shard nodes, as the current map has them.
+    pub topology: Arc<Topology>,
+    /// How to reach a node (for AddShard's check).
+    pub connector: Connector,
+    /// Moves slots between nodes.
+    pub rebalancer: Arc<Rebalancer>,
     /// De-dup jobs.
     pub store: Arc<JobStore>,
     /// The worker's queue.
     pub queue: mpsc::UnboundedSender<String>,
 }
 
-async fn traced<T>(
+pub(crate) async fn traced<T>(
     method: &'static str,
     body: impl Future<Output = Result<T, Status>>,
 ) -> Result<Response<T>, Status> {
@@ -79,7 +84,7 @@ impl Abis for Coordinator {
     ) -> Result<Response<v1::InsertResponse>, Status> {
         let records = request.into_inner().records;
         traced("Insert", async {
-            let results = writes::insert(&self.cluster, records).await?;
+            let results = writes::insert(&*self.topology.write().await, records).await?;
             Ok(v1::InsertResponse { results })
         })
         .await
@@ -91,7 +96,7 @@ impl Abis for Coordinator {
     ) -> Result<Response<v1::DeleteResponse>, Status> {
         let ids = request.into_inner().reference_ids;
         traced("Delete", async {
-            let results = writes::delete(&self.cluster, ids).await?;
+            let results = writes::delete(&*self.topology.write().await, ids).await?;
             Ok(v1::DeleteResponse { results })
         })
         .await
@@ -105,7 +110,7 @@ impl Abis for Coordinator {
         traced("Identify", async {
             let probe = req.probe.ok_or_else(|| ProtoError::missing("probe"))?;
             let mut results =
-                search::identify(&self.cluster, vec![probe], req.options.as_ref()).await?;
+                search::identify(&self.topology.read(), vec![probe], req.options.as_ref()).await?;
             Ok(v1::IdentifyResponse {
                 result: results.pop(),
             })
@@ -119,7 +124,8 @@ impl Abis for Coordinator {
     ) -> Result<Response<v1::IdentifyBatchResponse>, Status> {
         let req = request.into_inner();
         traced("IdentifyBatch", async {
-            let results = search::identify(&self.cluster, req.probes, req.options.as_ref()).await?;
+            let results =
+                search::identify(&self.topology.read(), req.probes, req.options.as_ref()).await?;
             Ok(v1::IdentifyBatchResponse { results })
         })
         .await
@@ -130,7 +136,10 @@ impl Abis for Coordinator {
         request: Request<v1::VerifyRequest>,
     ) -> Result<Response<v1::VerifyResponse>, Status> {
         let req = request.into_inner();
-        traced("Verify", writes::verify(&self.cluster, req)).await
+        traced("Verify", async {
+            writes::verify(&self.topology.read(), req).await
+        })
+        .await
     }
 
     async fn submit_dedup_job(
@@ -234,11 +243,11 @@ impl Abis for Coordinator {
         _request: Request<v1::PingRequest>,
     ) -> Result<Response<v1::PingResponse>, Status> {
         traced("Ping", async {
-            if self.cluster.shape().is_none() {
-                self.cluster.probe().await;
+            let cluster = self.topology.read();
+            if cluster.shape().is_none() {
+                cluster.probe().await;
             }
-            let shape = self
-                .cluster
+            let shape = cluster
                 .shape()
                 .ok_or_else(|| unavailable("no shard node has answered yet"))?;
             Ok(v1::PingResponse {
@@ -256,7 +265,7 @@ impl Abis for Coordinator {
         _request: Request<v1::ReferenceCountRequest>,
     ) -> Result<Response<v1::ReferenceCountResponse>, Status> {
         traced("ReferenceCount", async {
-            let (count, completeness) = search::count(&self.cluster).await?;
+            let (count, completeness) = search::count(&self.topology.read()).await?;
             Ok(v1::ReferenceCountResponse {
                 count,
                 completeness: Some(completeness),
@@ -280,78 +289,5 @@ impl Abis for Coordinator {
             })
         })
         .await
-    }
-}
-
-fn rebalancing() -> Status {
-    Status::unimplemented("rebalancing is not built yet")
-}
-
-#[tonic::async_trait]
-impl Admin for Coordinator {
-    async fn list_shards(
-        &self,
-        _request: Request<v1::ListShardsRequest>,
-    ) -> Result<Response<v1::ListShardsResponse>, Status> {
-        traced("ListShards", async {
-            let map = &self.cluster.map;
-            let shards = self
-                .cluster
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| v1::ShardInfo {
-                    shard_id: n.entry.id.clone(),
-                    address: n.entry.address.clone(),
-                    state: ShardState::Active as i32,
-                    live: n.is_live(),
-                    slots: map.ranges_of(i),
-                    records: n.records(),
-                    last_seen: n.last_seen().map(Into::into),
-                })
-                .collect();
-            Ok(v1::ListShardsResponse {
-                shards,
-                map_epoch: map.epoch,
-                replication_factor: map.replication,
-                slot_count: SLOT_COUNT,
-            })
-        })
-        .await
-    }
-
-    async fn add_shard(
-        &self,
-        _request: Request<v1::AddShardRequest>,
-    ) -> Result<Response<v1::AddShardResponse>, Status> {
-        Err(rebalancing())
-    }
-
-    async fn drain_shard(
-        &self,
-        _request: Request<v1::DrainShardRequest>,
-    ) -> Result<Response<v1::DrainShardResponse>, Status> {
-        Err(rebalancing())
-    }
-
-    async fn remove_shard(
-        &self,
-        _request: Request<v1::RemoveShardRequest>,
-    ) -> Result<Response<v1::RemoveShardResponse>, Status> {
-        Err(rebalancing())
-    }
-
-    async fn start_rebalance(
-        &self,
-        _request: Request<v1::StartRebalanceRequest>,
-    ) -> Result<Response<v1::StartRebalanceResponse>, Status> {
-        Err(rebalancing())
-    }
-
-    async fn rebalance_status(
-        &self,
-        _request: Request<v1::RebalanceStatusRequest>,
-    ) -> Result<Response<v1::RebalanceStatusResponse>, Status> {
-        Err(rebalancing())
     }
 }

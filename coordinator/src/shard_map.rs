@@ -5,12 +5,18 @@
 //! node `(first + j) mod n`, so every node holds the same number of slots, the replicas of a
 //! slot are distinct nodes, and each node's slots form few ranges (cheap slot filters).
 //!
+//! The map changes only through the Admin service (add, drain, remove a node) and the
+//! rebalancer, each change under a new epoch. While slots move, a slot also has `incoming`
+//! nodes: they receive its writes and a copy of its records but are not read until the map
+//! switches them to replicas (see `rebalance`). Slots a node gave up but has not dropped yet are
+//! `pending_drops`, retried by the next rebalance.
+//!
 //! Persisted as JSON in `<data-dir>/shard_map.json` through a temporary file, fsync, rename and
 //! a directory fsync, so a crash leaves the old map or the new one, never a torn file. Later
-//! starts load it; flags that disagree with the stored map stop the coordinator (changing the
-//! map is the rebalancer's job, not a restart's).
+//! starts load it: the stored map is authoritative, and `--shard` flags that disagree with it
+//! (stale after nodes were added or removed) are reported and ignored.
 
-use abis_proto::v1::SlotRange;
+use abis_proto::v1::{ShardState, SlotRange};
 use abis_proto::SLOT_COUNT;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -20,6 +26,37 @@ use std::path::Path;
 /// The file's name in the data directory.
 pub const FILE_NAME: &str = "shard_map.json";
 
+/// Where a node is in its life in the cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeState {
+    /// Added, holding no slot until a rebalance gives it its share.
+    Joining,
+    /// Holding its share.
+    #[default]
+    Active,
+    /// Being emptied: the next rebalance moves its slots away.
+    Draining,
+    /// Holds nothing; can be removed.
+    Drained,
+}
+
+impl NodeState {
+    /// The API's name for it.
+    pub fn to_proto(self) -> ShardState {
+        match self {
+            Self::Joining => ShardState::Joining,
+            Self::Active => ShardState::Active,
+            Self::Draining => ShardState::Draining,
+            Self::Drained => ShardState::Drained,
+        }
+    }
+
+    /// Whether a rebalance gives it slots.
+    pub fn takes_slots(self) -> bool {
+        matches!(self, Self::Joining | Self::Active)
+    }
+}
+
 /// One shard node of the map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeEntry {
@@ -27,6 +64,29 @@ pub struct NodeEntry {
     pub id: String,
     /// Where it listens, host:port.
     pub address: String,
+    /// Its state.
+    #[serde(default)]
+    pub state: NodeState,
+}
+
+impl NodeEntry {
+    /// An active node.
+    pub fn new(id: impl Into<String>, address: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            address: address.into(),
+            state: NodeState::Active,
+        }
+    }
+}
+
+/// Slots a node gave up but still holds records of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDrop {
+    /// The node's id.
+    pub node: String,
+    /// The slots, as ascending `(start, end)` ranges.
+    pub ranges: Vec<(u32, u32)>,
 }
 
 /// The nodes and, per slot, its replicas (indices into `nodes`).
@@ -40,6 +100,13 @@ pub struct ShardMap {
     pub nodes: Vec<NodeEntry>,
     /// `slots[s]` lists the node indices holding slot `s`, first replica first.
     pub slots: Vec<Vec<u16>>,
+    /// `incoming[s]` lists the nodes receiving a copy of slot `s` (written, not read); empty
+    /// (or all empty) when no slot moves.
+    #[serde(default)]
+    pub incoming: Vec<Vec<u16>>,
+    /// Slots given up but not yet dropped.
+    #[serde(default)]
+    pub pending_drops: Vec<PendingDrop>,
 }
 
 impl ShardMap {
@@ -76,12 +143,63 @@ impl ShardMap {
             replication,
             nodes,
             slots,
+            incoming: Vec::new(),
+            pending_drops: Vec::new(),
         })
     }
 
-    /// The replicas of `slot`, as node indices.
+    /// The replicas of `slot`, as node indices: the nodes it is read from.
     pub fn replicas(&self, slot: u32) -> &[u16] {
         &self.slots[slot as usize]
+    }
+
+    /// The nodes receiving a copy of `slot` while it moves.
+    pub fn incoming(&self, slot: u32) -> &[u16] {
+        self.incoming.get(slot as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every node a write to `slot` must reach: its replicas, then its incoming nodes.
+    pub fn writers(&self, slot: u32) -> impl Iterator<Item = u16> + '_ {
+        self.replicas(slot)
+            .iter()
+            .chain(self.incoming(slot))
+            .copied()
+    }
+
+    /// The index of the node with id `id`.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id == id)
+    }
+
+    /// Whether node `node` holds, receives or has still to drop any slot.
+    pub fn holds_anything(&self, node: usize) -> bool {
+        let n = node as u16;
+        self.slots
+            .iter()
+            .chain(&self.incoming)
+            .any(|r| r.contains(&n))
+            || self
+                .pending_drops
+                .iter()
+                .any(|d| d.node == self.nodes[node].id)
+    }
+
+    /// Checks the invariants a loaded map must keep.
+    fn check(&self) -> anyhow::Result<()> {
+        let n = self.nodes.len();
+        if self.slots.len() != SLOT_COUNT as usize
+            || !(self.incoming.is_empty() || self.incoming.len() == SLOT_COUNT as usize)
+        {
+            bail!("wrong slot count");
+        }
+        let bad = |r: &Vec<u16>| r.iter().any(|&i| usize::from(i) >= n);
+        if self.slots.iter().chain(&self.incoming).any(bad) {
+            bail!("a slot names a node that is not in the map");
+        }
+        if self.slots.iter().any(Vec::is_empty) {
+            bail!("a slot has no replica");
+        }
+        Ok(())
     }
 
     /// The slots node `node` holds, as ascending ranges.
@@ -104,15 +222,19 @@ impl ShardMap {
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let map: Self = serde_json::from_str(&text)
                 .with_context(|| format!("corrupt shard map {}", path.display()))?;
-            if map.slots.len() != SLOT_COUNT as usize {
-                bail!("corrupt shard map {}: wrong slot count", path.display());
-            }
-            if !nodes.is_empty() && (nodes != map.nodes || replication != map.replication) {
-                bail!(
-                    "the --shard/--replication flags differ from the stored shard map {} \
-                     (epoch {}); the map changes only through rebalancing",
-                    path.display(),
-                    map.epoch
+            map.check()
+                .with_context(|| format!("corrupt shard map {}", path.display()))?;
+            let same = nodes.len() == map.nodes.len()
+                && nodes
+                    .iter()
+                    .zip(&map.nodes)
+                    .all(|(a, b)| a.id == b.id && a.address == b.address);
+            if !nodes.is_empty() && (!same || replication != map.replication) {
+                tracing::warn!(
+                    epoch = map.epoch,
+                    "the --shard/--replication flags differ from the stored shard map {}; \
+                     using the stored map (it changes through the Admin service)",
+                    path.display()
                 );
             }
             return Ok(map);
@@ -157,10 +279,7 @@ mod tests {
 
     fn nodes(n: usize) -> Vec<NodeEntry> {
         (0..n)
-            .map(|i| NodeEntry {
-                id: format!("s{i}"),
-                address: format!("127.0.0.1:{}", 7000 + i),
-            })
+            .map(|i| NodeEntry::new(format!("s{i}"), format!("127.0.0.1:{}", 7000 + i)))
             .collect()
     }
 
@@ -200,8 +319,15 @@ mod tests {
         let a = ShardMap::open_or_create(dir.path(), nodes(3), 2).unwrap();
         let b = ShardMap::open_or_create(dir.path(), Vec::new(), 2).unwrap();
         assert_eq!(a, b);
-        assert!(ShardMap::open_or_create(dir.path(), nodes(2), 2).is_err());
-        assert!(ShardMap::open_or_create(dir.path(), nodes(3), 1).is_err());
+        // Stale flags do not override the stored map.
+        assert_eq!(
+            ShardMap::open_or_create(dir.path(), nodes(2), 1).unwrap(),
+            a
+        );
+        let mut broken = a.clone();
+        broken.slots[7] = vec![9];
+        broken.save(dir.path()).unwrap();
+        assert!(ShardMap::open_or_create(dir.path(), Vec::new(), 2).is_err());
     }
 
     #[test]

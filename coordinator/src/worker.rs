@@ -7,8 +7,8 @@
 //! after a pause, up to the attempt budget; a caller's fault (a bad template, an id enrolled
 //! with other content) fails the job at once. An incomplete identify is never DONE.
 
-use crate::cluster::Cluster;
 use crate::jobs::{JobStore, StoredJob};
+use crate::topology::Topology;
 use crate::{search, writes};
 use abis_proto::status::{error_detail_of, status_from_detail};
 use abis_proto::v1::{self, ErrorCode, ErrorDetail, JobState};
@@ -19,8 +19,8 @@ use tonic::{Code, Status};
 
 /// What the worker needs.
 pub struct Worker {
-    /// The cluster.
-    pub cluster: Arc<Cluster>,
+    /// The shard nodes.
+    pub topology: Arc<Topology>,
     /// The job store.
     pub store: Arc<JobStore>,
     /// Attempts per job before it fails.
@@ -95,7 +95,8 @@ impl Worker {
         &self,
         request: &v1::SubmitDedupJobRequest,
     ) -> Result<Vec<v1::ApplicantResult>, Status> {
-        let inserted = writes::insert(&self.cluster, request.applicants.clone()).await?;
+        let inserted =
+            writes::insert(&*self.topology.write().await, request.applicants.clone()).await?;
         for (i, r) in inserted.iter().enumerate() {
             if let Some(e) = &r.error {
                 return Err(status_from_detail(e.clone().at_item(i)));
@@ -103,8 +104,12 @@ impl Worker {
         }
         let mut options = request.options.unwrap_or_default();
         options.allow_incomplete = false;
-        let results =
-            search::identify(&self.cluster, request.applicants.clone(), Some(&options)).await?;
+        let results = search::identify(
+            &self.topology.read(),
+            request.applicants.clone(),
+            Some(&options),
+        )
+        .await?;
         Ok(inserted
             .into_iter()
             .zip(results)

@@ -1,7 +1,8 @@
 //! Writes and 1:1 reads routed by slot: insert and delete go to every replica of each record's
 //! slot, verify to one replica holding the reference.
 //!
-//! A record is acknowledged only when every replica of its slot acknowledged it (each node
+//! A record is acknowledged only when every replica of its slot (and, while the slot moves,
+//! every node receiving a copy of it) acknowledged it (each node
 //! answers after its write is durable): if one replica is down or fails, that record's result is
 //! an `UNAVAILABLE` error, never an outcome, so an acknowledged record is on all R replicas.
 //! Retrying is safe because nodes insert and delete idempotently. Each node gets one call with
@@ -37,11 +38,12 @@ fn check_id(id: &str, index: usize) -> Result<(), Status> {
         .map_err(|e| status_from_detail(e.error_detail().at_item(index)))
 }
 
-/// The item indices each node must receive: every replica of each item's slot.
+/// The item indices each node must receive: every replica of each item's slot, and the nodes
+/// receiving a copy of it while it moves.
 fn by_node(cluster: &Cluster, ids: &[&str]) -> Vec<Vec<usize>> {
     let mut out = vec![Vec::new(); cluster.nodes.len()];
     for (i, id) in ids.iter().enumerate() {
-        for &n in cluster.map.replicas(slot_of(id)) {
+        for n in cluster.map.writers(slot_of(id)) {
             out[usize::from(n)].push(i);
         }
     }

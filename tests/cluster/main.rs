@@ -3,4 +3,5 @@
 mod failover;
 mod harness;
 mod jobs;
+mod rebalance;
 mod tls;

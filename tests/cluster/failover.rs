@@ -128,11 +128,6 @@ impl ListedMap {
             .into_inner();
         assert_eq!(list.slot_count, SLOT_COUNT);
         assert_eq!(list.replication_factor, 2);
-        let err = admin
-            .start_rebalance(v1::StartRebalanceRequest {})
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::Unimplemented);
         Self(list.shards)
     }
 

@@ -130,30 +130,36 @@ impl NodeSpec {
     }
 }
 
-/// The `abis-shard-node` binary beside this test's target directory. `cargo test --workspace`
-/// (what CI runs) has already built it, with the workspace's feature set, for the shard node's
-/// own tests; cargo gives a package's tests the paths of that package's binaries only, so when
-/// this crate is tested alone the binary is built here first.
+/// The workspace binary `name` (of package `package`) beside this test's target directory.
+/// `cargo test --workspace` (what CI runs) has built it with the workspace's feature set; when
+/// this package is tested alone it is built here first.
+fn workspace_bin(package: &str, name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join(name);
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", package, "--bin", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building {name} failed");
+    }
+    bin
+}
+
 fn shard_node_bin() -> &'static Path {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        // target/<profile>/deps/<test> -> target/<profile>/abis-shard-node
-        let bin = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target dir")
-            .join("abis-shard-node");
-        if !bin.exists() {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "-p", "abis-shard-node", "--bin", "abis-shard-node"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building abis-shard-node failed");
-        }
-        bin
-    })
+    BIN.get_or_init(|| workspace_bin("abis-shard-node", "abis-shard-node"))
+}
+
+fn coordinator_bin() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("abis-coordinator", "abis-coordinator"))
 }
 
 /// Starts a coordinator with `args` (data dir `dir`, listening on `ip`).
@@ -166,7 +172,7 @@ pub fn coordinator(ip: &str, dir: &Path, args: &[String]) -> Proc {
     ];
     all.extend_from_slice(args);
     spawn(
-        env!("CARGO_BIN_EXE_abis-coordinator"),
+        coordinator_bin().to_str().expect("utf-8 path"),
         &all,
         &dir.with_extension("log"),
     )

@@ -1,0 +1,146 @@
+//! An applicant: a registration packet's id and the biometrics captured for it, read from an
+//! applicant folder ([`crate::manifest`]) and checked locally before anything is submitted.
+//!
+//! The checks are the ones a file can fail on its own: finger records are parsed with the same
+//! reader the service uses ([`abis_proto::minutiae_from_record`], which runs
+//! `abis_matchers::finger::parse` and checks the view's position and coordinates), iris code and
+//! mask sizes against their declared layout, the face file as whole, finite little-endian f32
+//! values with a non-zero norm, each finger position and eye at most once, at least one
+//! template. What only the gallery knows (its iris layout and face dimension) is left to the
+//! service, so each rule lives in one place. A corrupt file is thus a typed
+//! [`Error::InvalidApplicant`] at load time, never a failed job later.
+
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use abis_matchers::iris::IrisLayout;
+use abis_proto::v1;
+use std::path::Path;
+
+/// One applicant of a registration: the packet id, which is also the reference id of its record
+/// in the gallery, and the record to de-duplicate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applicant {
+    /// The registration packet's id (= `record.reference_id`).
+    pub packet_id: String,
+    /// The biometrics, as sent to the de-dup service.
+    pub record: v1::Record,
+}
+
+impl Applicant {
+    /// An applicant from a record already in memory (checked like a loaded one); the packet id
+    /// is the record's reference id.
+    pub fn from_record(record: v1::Record) -> Result<Self> {
+        check_record(&record)?;
+        Ok(Self {
+            packet_id: record.reference_id.clone(),
+            record,
+        })
+    }
+
+    /// Loads the applicant described by the manifest at `manifest_path`, reading and checking
+    /// every file it names (relative to the manifest's folder).
+    pub fn load(manifest_path: &Path) -> Result<Self> {
+        let manifest = Manifest::read(manifest_path)?;
+        let base = manifest_path.parent().unwrap_or(Path::new("."));
+        let packet = manifest.packet_id.as_str();
+        let read = |name: &str| {
+            let path = base.join(name);
+            std::fs::read(&path).map_err(|e| Error::io(path, e))
+        };
+        let mut record = v1::Record {
+            reference_id: manifest.packet_id.clone(),
+            ..Default::default()
+        };
+        for finger in &manifest.fingers {
+            record.fingers.push(v1::Finger {
+                position: finger.position,
+                template: Some(v1::finger::Template::IsoOrAnsiRecord(read(&finger.file)?)),
+            });
+        }
+        for iris in &manifest.irises {
+            let layout = v1::IrisLayout {
+                rows: iris.rows,
+                cols: iris.cols,
+                bits_per_cell: iris.bits_per_cell,
+            };
+            record.irises.push(v1::Iris {
+                eye: iris.eye.to_proto() as i32,
+                code: read(&iris.code)?,
+                mask: read(&iris.mask)?,
+                layout: Some(layout),
+            });
+        }
+        if let Some(face) = &manifest.face {
+            let bytes = read(face)?;
+            if bytes.len() % 4 != 0 {
+                let reason = format!(
+                    "face file {face}: {} bytes is not a whole number of f32 values",
+                    bytes.len()
+                );
+                return Err(Error::applicant(packet, reason));
+            }
+            let embedding = bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            record.face = Some(v1::Face { embedding });
+        }
+        Self::from_record(record)
+    }
+}
+
+/// The local checks of the module docs.
+pub fn check_record(record: &v1::Record) -> Result<()> {
+    let packet = record.reference_id.as_str();
+    abis_proto::reference_id(record.reference_id.clone())
+        .map_err(|e| Error::applicant(packet, format!("packet id: {e}")))?;
+    if record.fingers.is_empty() && record.irises.is_empty() && record.face.is_none() {
+        return Err(Error::applicant(packet, "no biometric template"));
+    }
+    let mut positions = [false; 11];
+    for finger in &record.fingers {
+        let position = abis_proto::finger::finger_position(finger.position)
+            .map_err(|e| Error::applicant(packet, e.to_string()))?;
+        if std::mem::replace(&mut positions[usize::from(position)], true) {
+            let reason = format!("finger position {position} given twice");
+            return Err(Error::applicant(packet, reason));
+        }
+        if let Some(v1::finger::Template::IsoOrAnsiRecord(bytes)) = &finger.template {
+            abis_proto::minutiae_from_record(bytes, position)
+                .map_err(|e| Error::applicant(packet, e.to_string()))?;
+        }
+    }
+    let mut eyes = [false; 3];
+    for iris in &record.irises {
+        let eye = abis_proto::eye_from_proto(iris.eye)
+            .map_err(|e| Error::applicant(packet, e.to_string()))?;
+        if std::mem::replace(&mut eyes[iris.eye as usize], true) {
+            let reason = format!("{} iris given twice", eye.name());
+            return Err(Error::applicant(packet, reason));
+        }
+        let bad = |e: String| Error::applicant(packet, format!("{} iris: {e}", eye.name()));
+        let declared = iris
+            .layout
+            .as_ref()
+            .ok_or_else(|| bad("no layout".into()))?;
+        let layout = IrisLayout::try_from(declared).map_err(|e| bad(e.to_string()))?;
+        layout
+            .check(&iris.code, &iris.mask)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if let Some(face) = &record.face {
+        if face.embedding.is_empty() {
+            return Err(Error::applicant(packet, "face embedding is empty"));
+        }
+        if face.embedding.iter().any(|v| !v.is_finite()) {
+            return Err(Error::applicant(
+                packet,
+                "face embedding has a non-finite value",
+            ));
+        }
+        if face.embedding.iter().all(|v| *v == 0.0) {
+            return Err(Error::applicant(packet, "face embedding has a zero norm"));
+        }
+    }
+    Ok(())
+}

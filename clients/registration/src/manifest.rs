@@ -1,0 +1,238 @@
+//! The applicant manifest: a small JSON file naming an applicant's packet id and the files that
+//! hold its biometrics, relative to the manifest's folder.
+//!
+//! ```json
+//! {
+//!   "packet_id": "10001100010001120240101120000",
+//!   "fingers": [{"position": 1, "file": "finger-1.iso"}],
+//!   "irises": [{"eye": "left", "code": "iris-left.code", "mask": "iris-left.mask",
+//!               "rows": 8, "cols": 128, "bits_per_cell": 2}],
+//!   "face": "face.f32"
+//! }
+//! ```
+//!
+//! Finger files are standard minutiae records (ISO/IEC 19794-2:2005 or :2011, ANSI/INCITS
+//! 378-2004) passed to the service unchanged; iris files are the raw code and mask bytes in the
+//! declared layout; the face file is the embedding as little-endian f32 values. A folder keeps
+//! the files as a registration client receives them from capture, so the manifest is the only
+//! file this crate defines. Unknown fields are refused, so a typo is an error rather than a
+//! silently missing modality.
+
+use crate::error::{Error, Result};
+use abis_matchers::finger::{FingerView, MinutiaeRecord, RecordFormat};
+use abis_proto::v1;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The manifest's usual file name inside an applicant folder.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// An applicant manifest (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The registration packet's id; it becomes the reference id of the applicant's record.
+    pub packet_id: String,
+    /// Finger records, each finger position at most once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingers: Vec<FingerFile>,
+    /// Iris codes, each eye at most once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub irises: Vec<IrisFiles>,
+    /// The face embedding file (little-endian f32), when a face was captured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face: Option<String>,
+}
+
+/// One finger's minutiae record file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FingerFile {
+    /// ISO finger position, 1 (right thumb) to 10 (left little).
+    pub position: u32,
+    /// The ISO/IEC 19794-2 or ANSI 378 record, relative to the manifest.
+    pub file: String,
+}
+
+/// Which eye an iris comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EyeName {
+    /// The subject's left eye.
+    Left,
+    /// The subject's right eye.
+    Right,
+}
+
+impl EyeName {
+    /// The wire enum.
+    pub fn to_proto(self) -> v1::Eye {
+        match self {
+            Self::Left => v1::Eye::Left,
+            Self::Right => v1::Eye::Right,
+        }
+    }
+
+    /// `left` or `right`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::Right => "right",
+        }
+    }
+}
+
+/// One iris's code and mask files and their layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IrisFiles {
+    /// Which eye.
+    pub eye: EyeName,
+    /// The code bits, relative to the manifest.
+    pub code: String,
+    /// The mask bits (same length as the code), relative to the manifest.
+    pub mask: String,
+    /// Radial bands of the layout.
+    pub rows: u32,
+    /// Angular samples of the layout.
+    pub cols: u32,
+    /// Bits per cell of the layout.
+    pub bits_per_cell: u32,
+}
+
+impl Manifest {
+    /// Reads a manifest file (only the JSON; [`crate::Applicant::load`] reads the files too).
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_slice(&text).map_err(|source| Error::BadManifest {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+/// Writes `manifest` as pretty JSON to `path` (the files it names are the caller's to write).
+pub fn write_manifest(path: &Path, manifest: &Manifest) -> Result<()> {
+    let text = serde_json::to_vec_pretty(manifest).map_err(|source| Error::BadManifest {
+        path: path.to_owned(),
+        source,
+    })?;
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+/// Writes an applicant folder for `record` in `dir` (created if missing): one file per
+/// template and [`MANIFEST_FILE`] naming them, with the record's reference id as the packet id.
+/// Fingers given as ISO/ANSI bytes are written unchanged; native minutiae are encoded as
+/// ISO/IEC 19794-2:2005 records at 500 ppi. Returns the manifest's path. For test data, demos
+/// and export; real folders come from capture.
+pub fn write_applicant(dir: &Path, record: &v1::Record) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let packet = record.reference_id.as_str();
+    let put = |name: String, bytes: &[u8]| -> Result<String> {
+        let path = dir.join(&name);
+        std::fs::write(&path, bytes).map_err(|e| Error::io(path, e))?;
+        Ok(name)
+    };
+    let mut manifest = Manifest {
+        packet_id: packet.to_owned(),
+        fingers: Vec::new(),
+        irises: Vec::new(),
+        face: None,
+    };
+    for finger in &record.fingers {
+        let bytes = match &finger.template {
+            Some(v1::finger::Template::IsoOrAnsiRecord(bytes)) => bytes.clone(),
+            Some(v1::finger::Template::Minutiae(native)) => iso_record(packet, finger, native)?,
+            None => {
+                let reason = format!("finger {} has no template", finger.position);
+                return Err(Error::applicant(packet, reason));
+            }
+        };
+        let file = put(format!("finger-{}.iso", finger.position), &bytes)?;
+        manifest.fingers.push(FingerFile {
+            position: finger.position,
+            file,
+        });
+    }
+    for iris in &record.irises {
+        let eye = match v1::Eye::try_from(iris.eye) {
+            Ok(v1::Eye::Left) => EyeName::Left,
+            Ok(v1::Eye::Right) => EyeName::Right,
+            _ => return Err(Error::applicant(packet, format!("iris eye {}", iris.eye))),
+        };
+        let layout = iris.layout.as_ref().ok_or_else(|| {
+            Error::applicant(packet, format!("iris {} has no layout", eye.name()))
+        })?;
+        manifest.irises.push(IrisFiles {
+            eye,
+            code: put(format!("iris-{}.code", eye.name()), &iris.code)?,
+            mask: put(format!("iris-{}.mask", eye.name()), &iris.mask)?,
+            rows: layout.rows,
+            cols: layout.cols,
+            bits_per_cell: layout.bits_per_cell,
+        });
+    }
+    if let Some(face) = &record.face {
+        let bytes: Vec<u8> = face
+            .embedding
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        manifest.face = Some(put("face.f32".into(), &bytes)?);
+    }
+    let path = dir.join(MANIFEST_FILE);
+    write_manifest(&path, &manifest)?;
+    Ok(path)
+}
+
+/// Native minutiae (500 ppi, ISO conventions) as an ISO/IEC 19794-2:2005 record with one view,
+/// on a canvas just large enough for them.
+fn iso_record(packet: &str, finger: &v1::Finger, native: &v1::NativeMinutiae) -> Result<Vec<u8>> {
+    let position = finger.position;
+    let bad = |what: String| Error::applicant(packet, format!("finger {position}: {what}"));
+    let minutiae = native
+        .minutiae
+        .iter()
+        .map(|m| -> Result<abis_matchers::finger::Minutia> {
+            let small = |v: u32, field: &str| {
+                u16::try_from(v).map_err(|_| bad(format!("minutia {field} {v} out of range")))
+            };
+            let kind = match v1::MinutiaKind::try_from(m.kind) {
+                Ok(v1::MinutiaKind::RidgeEnding) => abis_matchers::finger::MinutiaKind::RidgeEnding,
+                Ok(v1::MinutiaKind::Bifurcation) => abis_matchers::finger::MinutiaKind::Bifurcation,
+                _ => abis_matchers::finger::MinutiaKind::Other,
+            };
+            Ok(abis_matchers::finger::Minutia {
+                x: small(m.x, "x")?,
+                y: small(m.y, "y")?,
+                angle: u8::try_from(m.angle).map_err(|_| bad(format!("angle {}", m.angle)))?,
+                kind,
+                quality: u8::try_from(m.quality)
+                    .map_err(|_| bad(format!("quality {}", m.quality)))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let extent = |f: fn(&abis_matchers::finger::Minutia) -> u16| {
+        minutiae.iter().map(f).max().unwrap_or(0).saturating_add(1)
+    };
+    let record = MinutiaeRecord {
+        format: RecordFormat::Iso19794_2_2005,
+        width: extent(|m| m.x),
+        height: extent(|m| m.y),
+        x_resolution: abis_proto::finger::ENGINE_PPCM,
+        y_resolution: abis_proto::finger::ENGINE_PPCM,
+        capture_equipment: 0,
+        product_id: 0,
+        views: vec![FingerView {
+            position: u8::try_from(position).map_err(|_| bad("position".into()))?,
+            view_number: 0,
+            impression_type: 0,
+            quality: 0,
+            minutiae,
+            extended: Vec::new(),
+            capture: None,
+        }],
+    };
+    abis_matchers::finger::write(&record, RecordFormat::Iso19794_2_2005)
+        .map_err(|e| bad(e.to_string()))
+}

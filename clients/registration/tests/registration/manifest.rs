@@ -1,0 +1,163 @@
+//! Applicant folders: round trip through the manifest, and typed errors for bad files.
+
+use crate::support::{applicant, population};
+use abis_proto::v1;
+use abis_registration::{write_applicant, Applicant, Error, Manifest, MANIFEST_FILE};
+
+fn finger_bytes(record: &v1::Record, position: u32) -> &[u8] {
+    let finger = record
+        .fingers
+        .iter()
+        .find(|f| f.position == position)
+        .expect("finger");
+    match &finger.template {
+        Some(v1::finger::Template::IsoOrAnsiRecord(b)) => b,
+        other => panic!("finger {position} loaded as {other:?}"),
+    }
+}
+
+#[test]
+fn manifest_round_trip_gives_back_the_same_biometrics() {
+    let pop = population(3);
+    let original = applicant(&pop, 42, 0, "packet-42");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_applicant(dir.path(), &original.record).unwrap();
+    assert_eq!(path, dir.path().join(MANIFEST_FILE));
+    let manifest = Manifest::read(&path).unwrap();
+    assert_eq!(manifest.packet_id, "packet-42");
+    assert_eq!(manifest.fingers.len(), 3);
+    assert_eq!(manifest.irises.len(), original.record.irises.len());
+
+    let loaded = Applicant::load(&path).unwrap();
+    assert_eq!(loaded.packet_id, "packet-42");
+    assert_eq!(loaded.record.irises, original.record.irises);
+    assert_eq!(loaded.record.face, original.record.face);
+    // Fingers travel as ISO 19794-2 bytes whose minutiae are the original ones.
+    for finger in &original.record.fingers {
+        let Some(v1::finger::Template::Minutiae(native)) = &finger.template else {
+            panic!("fixture fingers are native minutiae");
+        };
+        let bytes = finger_bytes(&loaded.record, finger.position);
+        let parsed = abis_proto::minutiae_from_record(bytes, finger.position as u8).unwrap();
+        let as_proto: Vec<(u32, u32, u32)> = native
+            .minutiae
+            .iter()
+            .map(|m| (m.x, m.y, m.angle))
+            .collect();
+        let back: Vec<(u32, u32, u32)> = parsed
+            .iter()
+            .map(|m| (u32::from(m.x), u32::from(m.y), u32::from(m.angle)))
+            .collect();
+        assert_eq!(back, as_proto, "finger {}", finger.position);
+    }
+    // Writing the loaded applicant again keeps the ISO bytes unchanged.
+    let again = tempfile::tempdir().unwrap();
+    let reloaded =
+        Applicant::load(&write_applicant(again.path(), &loaded.record).unwrap()).unwrap();
+    assert_eq!(reloaded, loaded);
+}
+
+#[test]
+fn corrupt_finger_file_is_a_typed_error_before_submission() {
+    let pop = population(2);
+    let original = applicant(&pop, 7, 0, "packet-7");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_applicant(dir.path(), &original.record).unwrap();
+    let finger = dir.path().join("finger-2.iso");
+    let mut bytes = std::fs::read(&finger).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&finger, &bytes).unwrap();
+    match Applicant::load(&path) {
+        Err(Error::InvalidApplicant { packet_id, reason }) => {
+            assert_eq!(packet_id, "packet-7");
+            assert!(reason.contains("finger 2"), "{reason}");
+        }
+        other => panic!("expected InvalidApplicant, got {other:?}"),
+    }
+    // A wrong magic too.
+    std::fs::write(&finger, b"XYZ\0 20\0garbage").unwrap();
+    assert!(matches!(
+        Applicant::load(&path),
+        Err(Error::InvalidApplicant { .. })
+    ));
+}
+
+#[test]
+fn missing_files_wrong_sizes_and_bad_json_are_typed_errors() {
+    let pop = population(0);
+    let original = applicant(&pop, 3, 0, "packet-3");
+    assert_eq!(
+        original.record.irises.len(),
+        2,
+        "fixture person has both eyes"
+    );
+    assert!(original.record.face.is_some(), "fixture person has a face");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_applicant(dir.path(), &original.record).unwrap();
+    assert!(Applicant::load(&path).is_ok());
+
+    // Face file that is not whole f32 values.
+    let face = dir.path().join("face.f32");
+    let good_face = std::fs::read(&face).unwrap();
+    std::fs::write(&face, &good_face[..good_face.len() - 1]).unwrap();
+    assert!(matches!(
+        Applicant::load(&path),
+        Err(Error::InvalidApplicant { .. })
+    ));
+    // All-zero face.
+    std::fs::write(&face, vec![0u8; good_face.len()]).unwrap();
+    assert!(matches!(
+        Applicant::load(&path),
+        Err(Error::InvalidApplicant { .. })
+    ));
+    std::fs::write(&face, &good_face).unwrap();
+
+    // Iris code shorter than its layout.
+    let code = dir.path().join("iris-left.code");
+    let good_code = std::fs::read(&code).unwrap();
+    std::fs::write(&code, &good_code[1..]).unwrap();
+    match Applicant::load(&path) {
+        Err(Error::InvalidApplicant { reason, .. }) => {
+            assert!(reason.contains("left iris"), "{reason}")
+        }
+        other => panic!("expected InvalidApplicant, got {other:?}"),
+    }
+    std::fs::write(&code, &good_code).unwrap();
+
+    // A missing file.
+    std::fs::remove_file(&face).unwrap();
+    assert!(matches!(Applicant::load(&path), Err(Error::Io { .. })));
+    std::fs::write(&face, &good_face).unwrap();
+
+    // Bad JSON, an unknown field, a manifest with no template, a bad packet id.
+    std::fs::write(&path, b"{not json").unwrap();
+    assert!(matches!(
+        Applicant::load(&path),
+        Err(Error::BadManifest { .. })
+    ));
+    std::fs::write(&path, br#"{"packet_id": "p", "fingerz": []}"#).unwrap();
+    assert!(matches!(
+        Applicant::load(&path),
+        Err(Error::BadManifest { .. })
+    ));
+    std::fs::write(&path, br#"{"packet_id": "p"}"#).unwrap();
+    assert!(matches!(
+        Applicant::load(&path),
+        Err(Error::InvalidApplicant { .. })
+    ));
+    std::fs::write(&path, br#"{"packet_id": "", "face": "face.f32"}"#).unwrap();
+    assert!(matches!(
+        Applicant::load(&path),
+        Err(Error::InvalidApplicant { .. })
+    ));
+    // The same finger position twice.
+    std::fs::write(&path, br#"{"packet_id": "p", "face": "face.f32", "irises": [
+        {"eye": "left", "code": "iris-left.code", "mask": "iris-left.mask", "rows": 8, "cols": 128, "bits_per_cell": 2},
+        {"eye": "left", "code": "iris-left.code", "mask": "iris-left.mask", "rows": 8, "cols": 128, "bits_per_cell": 2}]}"#).unwrap();
+    match Applicant::load(&path) {
+        Err(Error::InvalidApplicant { reason, .. }) => {
+            assert!(reason.contains("twice"), "{reason}")
+        }
+        other => panic!("expected InvalidApplicant, got {other:?}"),
+    }
+}
