@@ -59,7 +59,42 @@ pub fn balanced(map: &ShardMap) -> anyhow::Result<Vec<Vec<u16>>> {
             load[pick] += 1;
         }
     }
+    even_out(map, &takes, &mut target, &mut load);
     Ok(target)
+}
+
+/// Evens out what the greedy pass left uneven (a slot can only go to a node that does not
+/// hold it yet, so early choices can corner later ones): while some node holds two or more
+/// replicas more than another, hands one of its *newly assigned* replicas to that node. Only
+/// new assignments change hands, so this moves no more data than the greedy plan.
+fn even_out(map: &ShardMap, takes: &[bool], target: &mut [Vec<u16>], load: &mut [usize]) {
+    let nodes: Vec<usize> = (0..load.len()).filter(|&n| takes[n]).collect();
+    loop {
+        let mut by_load = nodes.clone();
+        by_load.sort_by_key(|&n| (std::cmp::Reverse(load[n]), n));
+        let handed = by_load.iter().find_map(|&from| {
+            by_load.iter().rev().find_map(|&to| {
+                if load[from] < load[to] + 2 {
+                    return None;
+                }
+                let (f, t) = (from as u16, to as u16);
+                let slot = target.iter().enumerate().position(|(s, replicas)| {
+                    replicas.contains(&f) && !replicas.contains(&t) && !map.slots[s].contains(&f)
+                })?;
+                Some((slot, from, to))
+            })
+        });
+        let Some((slot, from, to)) = handed else {
+            return;
+        };
+        for n in target[slot].iter_mut() {
+            if usize::from(*n) == from {
+                *n = to as u16;
+            }
+        }
+        load[from] -= 1;
+        load[to] += 1;
+    }
 }
 
 /// Nodes in `after` but not in `before`.
