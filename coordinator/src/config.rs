@@ -42,18 +42,9 @@ pub struct Args {
     /// Pause between attempts of a de-dup job, in milliseconds.
     #[arg(long, default_value_t = 2_000)]
     pub job_retry_ms: u64,
-    /// PEM certificate chain the coordinator serves.
-    #[arg(long)]
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key of --tls-cert.
-    #[arg(long)]
-    pub tls_key: Option<PathBuf>,
-    /// PEM CA of clients authenticated by certificate (mutual TLS on the public API).
-    #[arg(long)]
-    pub client_ca: Option<PathBuf>,
-    /// File of accepted bearer tokens, one per line.
-    #[arg(long)]
-    pub token_file: Option<PathBuf>,
+    /// The public API's TLS and client authentication.
+    #[command(flatten)]
+    pub api: ApiArgs,
     /// PEM CA that signed the shard nodes' certificates.
     #[arg(long)]
     pub shard_ca: Option<PathBuf>,
@@ -66,6 +57,83 @@ pub struct Args {
     /// Serve and reach shard nodes without TLS (local development only).
     #[arg(long)]
     pub insecure_plaintext: bool,
+}
+
+/// How the public API is secured: TLS (`--tls-cert`, `--tls-key`) and client authentication
+/// by bearer tokens (`--token-file`) and/or certificates (`--client-ca`). Shared with
+/// `abis serve`, which serves the same API.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiArgs {
+    /// PEM certificate chain the server presents.
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA of clients authenticated by certificate (mutual TLS on the public API).
+    #[arg(long)]
+    pub client_ca: Option<PathBuf>,
+    /// File of accepted bearer tokens, one per line.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}
+
+/// The public API's security as validated: server TLS (with the client CA) and the tokens.
+pub struct ApiSecurity {
+    /// Server TLS; `None` for plaintext.
+    pub tls: Option<Tls>,
+    /// Accepted bearer tokens; empty: no token check.
+    pub tokens: Vec<String>,
+}
+
+impl ApiArgs {
+    /// Reads the files and validates: TLS with some client authentication, unless `plaintext`
+    /// (then no TLS setting may be given; tokens are still checked if a file is given).
+    pub fn security(&self, plaintext: bool) -> anyhow::Result<ApiSecurity> {
+        let tokens = match &self.token_file {
+            None => Vec::new(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read token file {}", p.display()))?;
+                let tokens: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if tokens.is_empty() {
+                    bail!("token file {} holds no token", p.display());
+                }
+                tokens
+            }
+        };
+        let cert = read(&self.tls_cert, "TLS certificate")?;
+        let key = read(&self.tls_key, "TLS key")?;
+        let client_ca = read(&self.client_ca, "client CA")?;
+        if plaintext {
+            if cert.is_some() || key.is_some() || client_ca.is_some() {
+                bail!("--insecure-plaintext conflicts with the TLS settings given");
+            }
+            return Ok(ApiSecurity { tls: None, tokens });
+        }
+        let (Some(cert), Some(key)) = (cert, key) else {
+            bail!(
+                "refusing to serve without TLS: pass --tls-cert and --tls-key, or \
+                 --insecure-plaintext for local development"
+            );
+        };
+        if tokens.is_empty() && client_ca.is_none() {
+            bail!("no client authentication: pass --token-file and/or --client-ca");
+        }
+        Ok(ApiSecurity {
+            tls: Some(Tls {
+                cert,
+                key,
+                ca: client_ca,
+            }),
+            tokens,
+        })
+    }
 }
 
 /// PEM material of one side.
@@ -123,64 +191,26 @@ impl Args {
                 _ => bail!("--shard {s}: expected ID=HOST:PORT"),
             })
             .collect::<anyhow::Result<_>>()?;
-        let tokens = match &self.token_file {
-            None => Vec::new(),
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read token file {}", p.display()))?;
-                let tokens: Vec<String> = text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                if tokens.is_empty() {
-                    bail!("token file {} holds no token", p.display());
-                }
-                tokens
-            }
-        };
-        let server = (
-            read(&self.tls_cert, "TLS certificate")?,
-            read(&self.tls_key, "TLS key")?,
-        );
+        let api = self.api.security(self.insecure_plaintext)?;
         let client = (
             read(&self.client_cert, "client certificate")?,
             read(&self.client_key, "client key")?,
             read(&self.shard_ca, "shard CA")?,
         );
-        let client_ca = read(&self.client_ca, "client CA")?;
-        let (server_tls, shard_tls) = if self.insecure_plaintext {
-            let any = server.0.is_some() || server.1.is_some() || client_ca.is_some();
-            if any || client.0.is_some() || client.1.is_some() || client.2.is_some() {
+        let shard_tls = if self.insecure_plaintext {
+            if client.0.is_some() || client.1.is_some() || client.2.is_some() {
                 bail!("--insecure-plaintext conflicts with the TLS settings given");
             }
-            (None, None)
+            None
         } else {
-            let (Some(cert), Some(key)) = server else {
-                bail!(
-                    "refusing to serve without TLS: pass --tls-cert and --tls-key, or \
-                     --insecure-plaintext for local development"
-                );
-            };
-            let (Some(ccert), Some(ckey), Some(ca)) = client else {
+            let (Some(cert), Some(key), Some(ca)) = client else {
                 bail!("mutual TLS to the shard nodes needs --shard-ca, --client-cert and --client-key");
             };
-            if tokens.is_empty() && client_ca.is_none() {
-                bail!("no client authentication: pass --token-file and/or --client-ca");
-            }
-            (
-                Some(Tls {
-                    cert,
-                    key,
-                    ca: client_ca,
-                }),
-                Some(Tls {
-                    cert: ccert,
-                    key: ckey,
-                    ca: Some(ca),
-                }),
-            )
+            Some(Tls {
+                cert,
+                key,
+                ca: Some(ca),
+            })
         };
         Ok(Config {
             listen: self.listen,
@@ -190,9 +220,9 @@ impl Args {
             shard_timeout: Duration::from_millis(self.shard_timeout_ms.max(1)),
             job_attempts: self.job_attempts.max(1),
             job_retry: Duration::from_millis(self.job_retry_ms),
-            server_tls,
+            server_tls: api.tls,
             shard_tls,
-            tokens,
+            tokens: api.tokens,
         })
     }
 }

@@ -21,6 +21,7 @@ use crate::topology::Topology;
 use crate::worker::Worker;
 use abis_proto::v1::abis_server::AbisServer;
 use abis_proto::v1::admin_server::AdminServer;
+use abis_server_kit::Launch;
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,11 @@ const PROBE_PERIOD: Duration = Duration::from_millis(500);
 
 /// Runs the coordinator until a termination signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    run_with(config, Launch::Process).await
+}
+
+/// Runs the coordinator as `launch` says: its own process, or inside another program.
+pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let map =
@@ -117,7 +123,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!("serving plaintext gRPC (--insecure-plaintext)");
     }
     // Signal handlers first: once the address is announced, a SIGTERM must mean a graceful stop.
-    let signal = abis_server_kit::shutdown_signal()?;
+    let signal = launch.stopper()?;
     let shutdown = async move {
         let name = signal.await;
         tracing::info!(signal = name, "shutting down: finishing calls in flight");
@@ -127,7 +133,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .await;
         }
     };
-    let (listener, addr) = abis_server_kit::listen(config.listen, "listening on").await?;
+    let (listener, addr) = launch.listen(config.listen, "listening on").await?;
     tracing::info!(%addr, tls = config.server_tls.is_some(), "serving abis.v1.Abis");
     builder
         .add_service(health)

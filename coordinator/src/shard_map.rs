@@ -13,8 +13,9 @@
 //!
 //! Persisted as JSON in `<data-dir>/shard_map.json` through a temporary file, fsync, rename and
 //! a directory fsync, so a crash leaves the old map or the new one, never a torn file. Later
-//! starts load it: the stored map is authoritative, and `--shard` flags that disagree with it
-//! (stale after nodes were added or removed) are reported and ignored.
+//! starts load it: the stored map is authoritative. A `--shard ID=ADDR` flag for a node it
+//! holds updates that node's address (a node moved); flags naming unknown nodes, stale after
+//! nodes were added or removed, are reported and ignored.
 
 use abis_proto::v1::{ShardState, SlotRange};
 use abis_proto::SLOT_COUNT;
@@ -224,18 +225,37 @@ impl ShardMap {
                 .with_context(|| format!("corrupt shard map {}", path.display()))?;
             map.check()
                 .with_context(|| format!("corrupt shard map {}", path.display()))?;
-            let same = nodes.len() == map.nodes.len()
-                && nodes
-                    .iter()
-                    .zip(&map.nodes)
-                    .all(|(a, b)| a.id == b.id && a.address == b.address);
-            if !nodes.is_empty() && (!same || replication != map.replication) {
+            let mut map = map;
+            let mut moved = false;
+            for flag in &nodes {
+                let known = map.nodes.iter_mut().find(|n| n.id == flag.id);
+                match known {
+                    Some(node) if node.address != flag.address => {
+                        tracing::info!(
+                            shard = %flag.id,
+                            from = %node.address,
+                            to = %flag.address,
+                            "shard node address changed by --shard"
+                        );
+                        node.address = flag.address.clone();
+                        moved = true;
+                    }
+                    Some(_) => {}
+                    None => tracing::warn!(
+                        shard = %flag.id,
+                        "--shard names a node that is not in the stored shard map; ignored \
+                         (nodes join through Admin.AddShard)"
+                    ),
+                }
+            }
+            if !nodes.is_empty() && replication != map.replication {
                 tracing::warn!(
-                    epoch = map.epoch,
-                    "the --shard/--replication flags differ from the stored shard map {}; \
-                     using the stored map (it changes through the Admin service)",
-                    path.display()
+                    stored = map.replication,
+                    "--replication differs from the stored shard map; using the stored value"
                 );
+            }
+            if moved {
+                map.save(dir)?;
             }
             return Ok(map);
         }

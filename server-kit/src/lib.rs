@@ -7,14 +7,22 @@
 //! - [`listen`]: binds the listening socket and announces the bound address on stdout (the only
 //!   thing servers print there, so scripts and tests can find a port chosen with `:0`).
 //! - [`shutdown_signal`]: waits for SIGTERM or SIGINT.
+//! - [`pki`]: a CA made on the spot, for TLS hops set up by one program.
+//! - [`Launch`]: the same server run as its own process (the above) or inside another
+//!   program (`abis serve` runs a shard node and a coordinator in one process): quiet binding
+//!   whose address goes back to the caller, and a stop the caller triggers.
+
+pub mod pki;
 
 use anyhow::Context;
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{oneshot, watch};
 use tracing_subscriber::EnvFilter;
 
 /// Runs a server binary named `name`: `config` parses its flags and files, `run` serves until a
@@ -91,4 +99,61 @@ pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = &'static str>> {
             _ = interrupt.recv() => "SIGINT",
         }
     })
+}
+
+/// How a server is started and stopped.
+pub enum Launch {
+    /// As its own process: [`listen`] announces the address on stdout, SIGTERM or SIGINT stop it.
+    Process,
+    /// Inside another program: the bound address is sent on `bound` (nothing is printed), and
+    /// the server stops when `stop` turns true (or its sender is dropped).
+    Embedded {
+        /// Receives the bound address.
+        bound: Option<oneshot::Sender<SocketAddr>>,
+        /// The stop trigger.
+        stop: watch::Receiver<bool>,
+    },
+}
+
+/// A future naming why a server stops.
+pub type StopFuture = Pin<Box<dyn Future<Output = &'static str> + Send>>;
+
+impl Launch {
+    /// Sets up the stop (signal handlers for a process: call before announcing) and returns the
+    /// future that resolves when the server must stop.
+    pub fn stopper(&self) -> anyhow::Result<StopFuture> {
+        match self {
+            Self::Process => Ok(Box::pin(shutdown_signal()?)),
+            Self::Embedded { stop, .. } => {
+                let mut stop = stop.clone();
+                Ok(Box::pin(async move {
+                    // An error means the sender is gone: stop as well.
+                    let _ = stop.wait_for(|s| *s).await;
+                    "stop requested"
+                }))
+            }
+        }
+    }
+
+    /// Binds the server's main listener: announced as `<what> <addr>` for a process, sent back
+    /// to the caller when embedded.
+    pub async fn listen(
+        &mut self,
+        addr: SocketAddr,
+        what: &str,
+    ) -> anyhow::Result<(TcpListener, SocketAddr)> {
+        match self {
+            Self::Process => listen(addr, what).await,
+            Self::Embedded { bound, .. } => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?;
+                let addr = listener.local_addr()?;
+                if let Some(tx) = bound.take() {
+                    let _ = tx.send(addr);
+                }
+                Ok((listener, addr))
+            }
+        }
+    }
 }

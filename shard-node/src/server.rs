@@ -23,6 +23,7 @@ use crate::node::Node;
 use crate::service::ShardService;
 use abis_engine::{Engine, EngineOptions};
 use abis_proto::v1::shard_server::ShardServer;
+use abis_server_kit::Launch;
 use anyhow::Context;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -34,6 +35,11 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
 /// Runs the node until a termination signal, then shuts down gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    run_with(config, Launch::Process).await
+}
+
+/// Runs the node as `launch` says: its own process, or inside another program.
+pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let fence = EpochFence::open(&config.data_dir)?;
@@ -101,7 +107,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!("serving plaintext gRPC without authentication (--insecure-plaintext)");
     }
     // Signal handlers first: once the address is announced, a SIGTERM must mean a graceful stop.
-    let signal = abis_server_kit::shutdown_signal()?;
+    let signal = launch.stopper()?;
     let signals = tokio::spawn(async move {
         let name = signal.await;
         tracing::info!(signal = name, "shutting down: finishing calls in flight");
@@ -114,7 +120,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
 
-    let (listener, addr) = abis_server_kit::listen(config.listen, "listening on").await?;
+    let (listener, addr) = launch.listen(config.listen, "listening on").await?;
     tracing::info!(%addr, tls = config.tls.is_some(), "serving abis.v1.Shard");
     builder
         .add_service(health)

@@ -12,60 +12,18 @@
 use crate::harness::*;
 use abis_proto::v1::shard_client::ShardClient;
 use abis_proto::v1::{self, abis_client::AbisClient};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair,
-};
+use abis_server_kit::pki::{Ca, Leaf};
 use std::net::SocketAddr;
 use std::path::Path;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use tonic::Code;
 
-/// A certificate authority.
-struct Ca {
-    issuer: CertifiedIssuer<'static, KeyPair>,
+fn server_leaf(ca: &Ca, ip: &str) -> Leaf {
+    ca.server(&["localhost", ip]).unwrap()
 }
 
-/// A leaf certificate and its key, PEM.
-struct Leaf {
-    cert: String,
-    key: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        Self { issuer }
-    }
-
-    fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    /// A leaf for `names` (IP addresses become IP SANs).
-    fn leaf(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Leaf {
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "abis");
-        params.extended_key_usages = vec![usage];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-
-    fn server(&self, ip: &str) -> Leaf {
-        self.leaf(&["localhost", ip], ExtendedKeyUsagePurpose::ServerAuth)
-    }
-
-    fn client(&self) -> Leaf {
-        self.leaf(&["coordinator"], ExtendedKeyUsagePurpose::ClientAuth)
-    }
+fn client_leaf(ca: &Ca) -> Leaf {
+    ca.client("coordinator").unwrap()
 }
 
 /// Writes `text` to `dir/name` and returns the path.
@@ -82,7 +40,7 @@ fn start_nodes(dir: &Path, ca: &Ca, ips: &[&str]) -> (Vec<NodeSpec>, Vec<Proc>) 
     let mut procs = Vec::new();
     for (i, ip) in ips.iter().enumerate() {
         let spec = NodeSpec::new(dir, &format!("s{}", i + 1), ip);
-        let leaf = ca.server(ip);
+        let leaf = server_leaf(ca, ip);
         let args = [
             "--tls-cert".to_string(),
             write(dir, &format!("{}.pem", spec.id), &leaf.cert),
@@ -100,7 +58,7 @@ fn start_nodes(dir: &Path, ca: &Ca, ips: &[&str]) -> (Vec<NodeSpec>, Vec<Proc>) 
 /// Starts a TLS coordinator on `ip` in front of `specs`: server certificate and shard CA from
 /// `ca`, client certificate `client`, one accepted token `secret-token`.
 fn start_coordinator(dir: &Path, ip: &str, ca: &Ca, client: &Leaf, specs: &[NodeSpec]) -> Proc {
-    let server = ca.server(ip);
+    let server = server_leaf(ca, ip);
     let ca_pem = ca.pem();
     let mut args: Vec<String> = specs.iter().flat_map(|s| s.flag()).collect();
     let files = [
@@ -143,7 +101,7 @@ async fn tls_client(addr: SocketAddr, ca: &Ca, token: &str) -> Client {
 
 /// Records held by the node at `addr`, asked directly with a client certificate of `ca`.
 async fn node_records(addr: SocketAddr, ca: &Ca) -> u64 {
-    let mut node = ShardClient::new(channel(addr, ca, Some(&ca.client())).await);
+    let mut node = ShardClient::new(channel(addr, ca, Some(&client_leaf(ca))).await);
     node.info(v1::ShardNodeInfoRequest {})
         .await
         .expect("node info over mutual TLS")
@@ -159,9 +117,9 @@ fn reference_of(person: u64) -> String {
 async fn tls_cluster_serves_token_holders_and_refuses_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let ca = Ca::new("abis cluster CA");
+    let ca = Ca::new("abis cluster CA").unwrap();
     let (specs, nodes) = start_nodes(d, &ca, &["127.0.6.1", "127.0.6.2"]);
-    let coord = start_coordinator(d, "127.0.6.10", &ca, &ca.client(), &specs);
+    let coord = start_coordinator(d, "127.0.6.10", &ca, &client_leaf(&ca), &specs);
 
     // TLS is fine but the token is missing or wrong: UNAUTHENTICATED, before any work.
     for token in ["", "wrong-token"] {
@@ -223,10 +181,10 @@ async fn tls_cluster_serves_token_holders_and_refuses_the_rest() {
 async fn coordinator_with_a_foreign_client_certificate_reaches_no_node() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let ca = Ca::new("abis cluster CA");
+    let ca = Ca::new("abis cluster CA").unwrap();
     let (specs, nodes) = start_nodes(d, &ca, &["127.0.6.21", "127.0.6.22"]);
     // Everything else is right: its server certificate and shard CA come from the cluster CA.
-    let foreign = Ca::new("another CA").client();
+    let foreign = client_leaf(&Ca::new("another CA").unwrap());
     let coord = start_coordinator(d, "127.0.6.30", &ca, &foreign, &specs);
     let mut c = tls_client(coord.addr, &ca, "secret-token").await;
     // The token is accepted (not UNAUTHENTICATED), but Ping reports that no node answers: the

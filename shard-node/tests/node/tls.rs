@@ -3,51 +3,9 @@
 
 use crate::harness::{shard_client, try_start};
 use abis_proto::v1;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair,
-};
+use abis_server_kit::pki::{Ca, Leaf};
 use std::path::Path;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
-
-struct Ca {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A leaf certificate and its key, PEM.
-struct Leaf {
-    cert: String,
-    key: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        Self { issuer }
-    }
-
-    fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    fn leaf(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Leaf {
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "abis test");
-        params.extended_key_usages = vec![usage];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -82,14 +40,13 @@ async fn info_over_tls(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_admits_only_clients_of_the_cluster_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = Ca::new("abis cluster CA");
-    let server = ca.leaf(
-        &["localhost", "127.0.0.11"],
-        ExtendedKeyUsagePurpose::ServerAuth,
-    );
-    let client = ca.leaf(&["coordinator"], ExtendedKeyUsagePurpose::ClientAuth);
-    let rogue_ca = Ca::new("another CA");
-    let rogue = rogue_ca.leaf(&["coordinator"], ExtendedKeyUsagePurpose::ClientAuth);
+    let ca = Ca::new("abis cluster CA").unwrap();
+    let server = ca.server(&["localhost", "127.0.0.11"]).unwrap();
+    let client = ca.client("coordinator").unwrap();
+    let rogue = Ca::new("another CA")
+        .unwrap()
+        .client("coordinator")
+        .unwrap();
     let d = dir.path();
     let args = [
         "--tls-cert".to_string(),
