@@ -42,6 +42,15 @@ enum Command {
     Stats(commands::stats::Args),
     /// Accuracy evaluations on real data (`abis eval fvc`).
     Eval(commands::eval::Args),
+    /// Register applicants: de-dup, record the verdict, issue UINs to unique ones (exit 3 if
+    /// some have no verdict yet).
+    Register(commands::register::Args),
+    /// The manual-adjudication queue of suspected duplicates and incomplete searches.
+    Adjudicate(commands::adjudicate::Args),
+    /// Serve the gRPC API (abis.v1.Abis, Admin) from this one process: no cluster to set up.
+    Serve(commands::serve::Args),
+    /// UIN tools (`abis uin validate <UIN>`).
+    Uin(commands::uin::Args),
 }
 
 /// The data directory used when `--data-dir` is not given.
@@ -78,6 +87,10 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(a),
         Command::Stats(a) => commands::stats::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::Register(a) => commands::register::run(a),
+        Command::Adjudicate(a) => commands::adjudicate::run(a),
+        Command::Serve(a) => commands::serve::run(a),
+        Command::Uin(a) => commands::uin::run(a),
     };
     match result {
         Ok(code) => code,

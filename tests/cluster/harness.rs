@@ -133,7 +133,7 @@ impl NodeSpec {
 /// The workspace binary `name` (of package `package`) beside this test's target directory.
 /// `cargo test --workspace` (what CI runs) has built it with the workspace's feature set; when
 /// this package is tested alone it is built here first.
-fn workspace_bin(package: &str, name: &str) -> PathBuf {
+pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> -> target/<profile>/<name>
     let bin = exe

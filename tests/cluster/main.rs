@@ -4,4 +4,5 @@ mod failover;
 mod harness;
 mod jobs;
 mod rebalance;
+mod registration;
 mod tls;

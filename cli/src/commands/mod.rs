@@ -1,11 +1,16 @@
 //! One module per subcommand.
 
+pub mod adjudicate;
+pub mod clients;
 pub mod demo;
 pub mod enroll;
 pub mod eval;
 pub mod generate;
 pub mod identify;
+pub mod register;
+pub mod serve;
 pub mod stats;
+pub mod uin;
 pub mod verify;
 
 use abis_engine::{Engine, EngineOptions};
