@@ -30,7 +30,8 @@ use report::{Printer, Row};
     about = "Speed benchmarks of the abis kernels and engine"
 )]
 pub struct Opts {
-    /// Suite to run: iris-scan, iris-batch, face-scan, face-batch, finger-match, finger-search, or all.
+    /// Suite to run: iris-scan, iris-batch, face-scan, face-batch, finger-match, finger-search,
+    /// cluster-identify, or all.
     pub suite: String,
     /// Print one JSON object per line instead of a table.
     #[arg(long)]

@@ -113,11 +113,26 @@ fn demo_runs_end_to_end_on_a_small_population() {
         String::from_utf8_lossy(&out.stderr)
     );
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(s["gallery_records"], 2000);
+    // The applicants are enrolled too (MOSIP's de-dup inserts, then identifies).
+    assert_eq!(s["gallery_records"], 2100);
     assert_eq!(s["planted_duplicates"], 50);
     assert_eq!(s["duplicates_found"], 50, "{s}");
     assert_eq!(s["new_people_flagged"], 0, "{s}");
     assert_eq!(s["false_candidates"], 0, "{s}");
+    // Unique applicants got UINs; every duplicate waits for a human; nothing is unsettled.
+    assert_eq!(s["uins_issued"], 50, "{s}");
+    assert_eq!(s["cases_opened"], 50, "{s}");
+    assert_eq!(s["unsettled"], 0, "{s}");
+    assert_eq!(s["uins_in_register"], 2050, "{s}");
+    // The queue the table points at lists those cases.
+    let listed = abis()
+        .args(["adjudicate", "list", "--json", "--state-dir"])
+        .arg(tmp.path().join("demo").join("clients"))
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let cases: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(cases.as_array().map(Vec::len), Some(50));
 }
 
 #[test]

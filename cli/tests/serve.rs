@@ -3,60 +3,30 @@
 //! gallery is still there and searchable.
 
 use abis_proto::v1::{self, abis_client::AbisClient};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use abis_server_kit::process::Proc;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+struct Serve(Proc);
 
 impl Serve {
     fn start(dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_abis"))
-            .args(["serve", "--insecure-plaintext", "--listen", "127.0.0.1:0"])
-            .arg("--data-dir")
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn abis serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let addr = loop {
-            let line = lines.next().expect("abis serve exited").expect("read");
-            if let Some(a) = line.strip_prefix("listening on ") {
-                break a.trim().parse().expect("address");
-            }
-            assert!(Instant::now() < deadline, "abis serve did not start");
-        };
-        Self { child, addr }
+        let args: Vec<String> = ["serve", "--insecure-plaintext", "--listen", "127.0.0.1:0"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--data-dir".to_string(), dir.display().to_string()])
+            .collect();
+        let bin = Path::new(env!("CARGO_BIN_EXE_abis"));
+        Self(Proc::start(bin, &args, &dir.join("serve.log")).expect("abis serve starts"))
     }
 
     /// SIGTERM, and the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        self.child.wait().expect("wait")
+    fn stop(self) -> std::process::ExitStatus {
+        self.0.terminate().expect("terminate")
     }
 
     async fn client(&self) -> AbisClient<Channel> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr))
+        let channel = Channel::from_shared(format!("http://{}", self.0.addr))
             .unwrap()
             .connect()
             .await

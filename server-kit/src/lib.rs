@@ -8,11 +8,13 @@
 //!   thing servers print there, so scripts and tests can find a port chosen with `:0`).
 //! - [`shutdown_signal`]: waits for SIGTERM or SIGINT.
 //! - [`pki`]: a CA made on the spot, for TLS hops set up by one program.
+//! - [`process`]: starting a server binary as a child and waiting for its announcement.
 //! - [`Launch`]: the same server run as its own process (the above) or inside another
 //!   program (`abis serve` runs a shard node and a coordinator in one process): quiet binding
 //!   whose address goes back to the caller, and a stop the caller triggers.
 
 pub mod pki;
+pub mod process;
 
 use anyhow::Context;
 use std::future::Future;

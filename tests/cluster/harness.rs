@@ -7,74 +7,18 @@
 use abis_datasets::population::Population;
 use abis_proto::v1::abis_client::AbisClient;
 use abis_proto::v1::{self};
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
-/// A running process, killed on drop.
-pub struct Proc {
-    child: Child,
-    /// Its gRPC address.
-    pub addr: SocketAddr,
-}
+pub use abis_server_kit::process::Proc;
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    /// Kills it at once (SIGKILL: no graceful shutdown).
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(bin: &str, args: &[String], log: &Path) -> Proc {
-    let stderr = std::fs::File::create(log).expect("log file");
-    let mut child = Command::new(bin)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(stderr))
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
-            if let Some(a) = line.strip_prefix("listening on ") {
-                let addr = a.trim().parse().expect("address");
-                return Proc { child, addr };
-            }
-        }
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            panic!(
-                "{bin} exited with {status}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "{bin} did not start");
-    }
+fn spawn(bin: &Path, args: &[String], log: &Path) -> Proc {
+    Proc::start(bin, args, log).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// A free address on `ip`.
@@ -117,11 +61,7 @@ impl NodeSpec {
             args.push("--insecure-plaintext".into());
         }
         args.extend_from_slice(extra);
-        spawn(
-            shard_node_bin().to_str().expect("utf-8 path"),
-            &args,
-            &self.dir.with_extension("log"),
-        )
+        spawn(shard_node_bin(), &args, &self.dir.with_extension("log"))
     }
 
     /// The coordinator's `--shard` flag for it.
@@ -171,11 +111,7 @@ pub fn coordinator(ip: &str, dir: &Path, args: &[String]) -> Proc {
         dir.display().to_string(),
     ];
     all.extend_from_slice(args);
-    spawn(
-        coordinator_bin().to_str().expect("utf-8 path"),
-        &all,
-        &dir.with_extension("log"),
-    )
+    spawn(coordinator_bin(), &all, &dir.with_extension("log"))
 }
 
 /// An Abis client sending `token` as a bearer token (none when empty).

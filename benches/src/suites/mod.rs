@@ -1,5 +1,6 @@
 //! The suites. Each module measures one modality and returns finished [`Row`]s.
 
+mod cluster;
 mod face;
 mod finger;
 mod finger_search;
@@ -16,6 +17,7 @@ pub const NAMES: &[&str] = &[
     "face-batch",
     finger::NAME,
     finger_search::NAME,
+    cluster::NAME,
 ];
 
 /// Runs the named suite.
@@ -25,6 +27,7 @@ pub fn run(name: &str, opts: &Opts) -> anyhow::Result<Vec<Row>> {
         "face-scan" | "face-batch" => face::run(name, opts),
         finger::NAME => finger::run(opts),
         finger_search::NAME => finger_search::run(opts),
+        cluster::NAME => cluster::run(opts),
         _ => anyhow::bail!("suite {name} is not built yet"),
     }
 }
