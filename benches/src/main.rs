@@ -31,7 +31,7 @@ use report::{Printer, Row};
 )]
 pub struct Opts {
     /// Suite to run: iris-scan, iris-batch, face-scan, face-batch, finger-match, finger-search,
-    /// cluster-identify, or all.
+    /// cluster-identify, scale, or all.
     pub suite: String,
     /// Print one JSON object per line instead of a table.
     #[arg(long)]

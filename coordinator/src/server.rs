@@ -141,7 +141,10 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         .add_service(reflection().build_v1alpha()?)
         .add_service(abis)
         .add_service(admin)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await
         .context("gRPC server failed")?;
     prober.abort();

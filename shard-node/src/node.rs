@@ -13,6 +13,7 @@
 
 use crate::epoch::EpochFence;
 use crate::metrics::Metrics;
+use crate::slots::SlotCounts;
 use abis_engine::Engine;
 use abis_matchers::iris::IrisLayout;
 use abis_proto::status::{status_from_detail, ToErrorDetail};
@@ -36,6 +37,8 @@ pub struct Node {
     /// The fence's highest epoch, readable without waiting for a write.
     epoch: AtomicU64,
     pub(crate) metrics: Arc<Metrics>,
+    /// Live records per routing slot.
+    pub(crate) slots: Arc<SlotCounts>,
 }
 
 impl Node {
@@ -45,6 +48,7 @@ impl Node {
         engine: Arc<Engine>,
         fence: EpochFence,
         metrics: Arc<Metrics>,
+        slots: Arc<SlotCounts>,
     ) -> Self {
         Self {
             shard_id,
@@ -53,6 +57,7 @@ impl Node {
             epoch: AtomicU64::new(fence.highest()),
             fence: Mutex::new(fence),
             metrics,
+            slots,
         }
     }
 

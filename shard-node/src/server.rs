@@ -21,6 +21,7 @@ use crate::epoch::EpochFence;
 use crate::metrics::{self, Metrics};
 use crate::node::Node;
 use crate::service::ShardService;
+use crate::slots::SlotCounts;
 use abis_engine::{Engine, EngineOptions};
 use abis_proto::v1::shard_server::ShardServer;
 use abis_server_kit::Launch;
@@ -57,11 +58,16 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         "gallery open"
     );
     let metrics = Arc::new(Metrics::new());
+    let counting = engine.clone();
+    let slots = tokio::task::spawn_blocking(move || SlotCounts::load(&counting))
+        .await?
+        .map_err(|s| anyhow::anyhow!("cannot count the gallery's slots: {}", s.message()))?;
     let node = Arc::new(Node::new(
         config.shard_id.clone(),
         engine.clone(),
         fence,
         metrics.clone(),
+        Arc::new(slots),
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -127,7 +133,10 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(shard)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), stopped(stop_rx))
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            stopped(stop_rx),
+        )
         .await
         .context("gRPC server failed")?;
     signals.abort();

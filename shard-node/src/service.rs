@@ -14,7 +14,7 @@
 //!   slow reader holds back the scan rather than filling memory.
 
 use crate::node::{item_status, Node};
-use crate::slots::{self, MAX_SCAN_PAGE};
+use crate::slots::{self, SlotCounts, MAX_SCAN_PAGE};
 use abis_engine::{EngineError, IdentifyRequest, InsertOutcome, Record, Threshold};
 use abis_proto::status::ToErrorDetail;
 use abis_proto::v1::shard_server::Shard;
@@ -49,12 +49,17 @@ fn check_count(field: &str, n: usize) -> Result<(), ProtoError> {
     Ok(())
 }
 
-/// Inserts, falling back to one record at a time when the batch holds a conflicting id.
+/// Inserts, falling back to one record at a time when the batch holds a conflicting id; counts
+/// every record inserted in its slot.
 fn insert_records(
     engine: &abis_engine::Engine,
+    slots: &SlotCounts,
     records: Vec<Record>,
 ) -> Result<Vec<v1::InsertResult>, Status> {
     let result = |r: &Record, outcome: Option<InsertOutcome>, error: Option<v1::ErrorDetail>| {
+        if outcome == Some(InsertOutcome::Inserted) {
+            slots.added(r.reference_id.as_str());
+        }
         v1::InsertResult {
             reference_id: r.reference_id.as_str().to_owned(),
             outcome: outcome.map_or(0, |o| v1::InsertOutcome::from(o) as i32),
@@ -116,8 +121,8 @@ impl Shard for ShardService {
                     .map_err(|e| item_status(&e, i))?;
             }
             let _fence = node.admit(req.map_epoch).await?;
-            let engine = node.engine.clone();
-            let results = Node::blocking(move || insert_records(&engine, records)).await?;
+            let (engine, slots) = (node.engine.clone(), node.slots.clone());
+            let results = Node::blocking(move || insert_records(&engine, &slots, records)).await?;
             Ok(v1::InsertResponse { results })
         })
         .await
@@ -139,12 +144,15 @@ impl Shard for ShardService {
                 .map(|(i, id)| reference_id(id).map_err(|e| item_status(&e, i)))
                 .collect::<Result<Vec<_>, Status>>()?;
             let _fence = node.admit(req.map_epoch).await?;
-            let engine = node.engine.clone();
+            let (engine, slots) = (node.engine.clone(), node.slots.clone());
             let results = Node::blocking(move || {
                 ids.into_iter()
                     .map(|id| {
                         let outcome = match engine.delete(&id) {
-                            Ok(()) => v1::DeleteOutcome::Deleted,
+                            Ok(()) => {
+                                slots.removed(id.as_str());
+                                v1::DeleteOutcome::Deleted
+                            }
                             Err(EngineError::NotFound(_)) => v1::DeleteOutcome::NotFound,
                             Err(e) => return Err(e.to_status()),
                         };
@@ -276,22 +284,18 @@ impl Shard for ShardService {
         let ranges = request.into_inner().slots;
         node.traced("Count", peer, async {
             check_ranges(&ranges, false)?;
-            let engine = node.engine.clone();
-            Node::blocking(move || {
-                let counts = slots::count_ranges(&engine, &ranges)?;
-                Ok(v1::ShardCountResponse {
-                    records: engine.len(),
-                    ranges: ranges
-                        .into_iter()
-                        .zip(counts)
-                        .map(|(r, records)| v1::SlotRangeCount {
-                            slots: Some(r),
-                            records,
-                        })
-                        .collect(),
-                })
+            let counts = node.slots.count(&ranges);
+            Ok(v1::ShardCountResponse {
+                records: node.engine.len(),
+                ranges: ranges
+                    .into_iter()
+                    .zip(counts)
+                    .map(|(r, records)| v1::SlotRangeCount {
+                        slots: Some(r),
+                        records,
+                    })
+                    .collect(),
             })
-            .await
         })
         .await
     }
@@ -364,7 +368,9 @@ impl Shard for ShardService {
             let _fence = node.admit(req.map_epoch).await?;
             let engine = node.engine.clone();
             let ranges = req.slots;
-            let deleted = Node::blocking(move || slots::drop_ranges(&engine, &ranges)).await?;
+            let counts = node.slots.clone();
+            let deleted =
+                Node::blocking(move || slots::drop_ranges(&engine, &counts, &ranges)).await?;
             tracing::info!(deleted, "dropped slots");
             Ok(v1::DropSlotsResponse { deleted })
         })

@@ -1,13 +1,15 @@
-//! Work over whole slots (counts per range, scans, drops): blocking functions that page through
-//! the shard's reference ids.
+//! Work over whole slots: live records per slot ([`SlotCounts`]), scans and drops.
 //!
 //! The engine keys records by its own dense row slots, not by routing slot, so there is no index
-//! from a routing slot to its records. These functions page through every enrolled reference id
-//! in bytewise order ([`Engine::reference_ids`], [`ID_PAGE`] ids per call, each call a fresh
-//! RocksDB iterator positioned after the previous page's last id) and compute each id's routing
-//! slot with [`abis_proto::routing::slot_of`]. A count or drop therefore costs one pass over the
-//! ids (about a microsecond each: fine for rebalancing, which is rare), and a scan reads the
-//! records it returns. Because each page starts after the last id seen, a scan is naturally
+//! from a routing slot to its records. Counts are therefore kept here, in memory: one pass over
+//! the ids at start-up, then every acknowledged insert, delete and drop adjusts its slot's
+//! counter (writes on a node are serialised by its epoch fence), so `Count`, which the
+//! coordinator asks with every identify, costs one sum over at most 4,096 counters. Scans and
+//! drops page through every enrolled reference id in bytewise order ([`Engine::reference_ids`],
+//! [`ID_PAGE`] ids per call, each call a fresh RocksDB iterator positioned after the previous
+//! page's last id) and compute each id's routing slot with [`abis_proto::routing::slot_of`]:
+//! one pass over the ids (about a microsecond each: fine for rebalancing, which is rare), and a
+//! scan reads the records it returns. Because each page starts after the last id seen, a scan is naturally
 //! resumable (`after_reference_id`) and tolerates writes running beside it: records inserted or
 //! deleted meanwhile may or may not appear, as the API allows.
 
@@ -17,6 +19,8 @@ use abis_proto::record_to_proto;
 use abis_proto::routing::{in_ranges, slot_of};
 use abis_proto::status::ToErrorDetail;
 use abis_proto::v1::{ScanRecordsResponse, SlotRange};
+use abis_proto::SLOT_COUNT;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use tonic::Status;
 
@@ -51,29 +55,66 @@ fn for_each_id(
     }
 }
 
-/// Live records per range (a record counts in every range holding its slot).
-pub fn count_ranges(engine: &Engine, ranges: &[SlotRange]) -> Result<Vec<u64>, Status> {
-    let mut counts = vec![0u64; ranges.len()];
-    if ranges.is_empty() {
-        return Ok(counts);
+/// Live records per routing slot.
+pub struct SlotCounts {
+    counts: Vec<AtomicU64>,
+}
+
+impl SlotCounts {
+    /// Counts `engine`'s records (one pass over its ids).
+    pub fn load(engine: &Engine) -> Result<Self, Status> {
+        let this = Self {
+            counts: (0..SLOT_COUNT).map(|_| AtomicU64::new(0)).collect(),
+        };
+        for_each_id(engine, None, |id| {
+            this.added(id.as_str());
+            Ok(true)
+        })?;
+        Ok(this)
     }
-    for_each_id(engine, None, |id| {
-        let slot = slot_of(id.as_str());
-        for (n, r) in counts.iter_mut().zip(ranges) {
-            *n += u64::from(r.contains(slot));
-        }
-        Ok(true)
-    })?;
-    Ok(counts)
+
+    /// Records one more live record with id `id`.
+    pub fn added(&self, id: &str) {
+        self.counts[slot_of(id) as usize].fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Records one live record fewer with id `id`.
+    pub fn removed(&self, id: &str) {
+        // Saturating: never wraps, even if a caller reported a removal twice.
+        let _ = self.counts[slot_of(id) as usize].fetch_update(
+            Ordering::AcqRel,
+            Ordering::Acquire,
+            |n| Some(n.saturating_sub(1)),
+        );
+    }
+
+    /// Live records per range (a record counts in every range holding its slot).
+    pub fn count(&self, ranges: &[SlotRange]) -> Vec<u64> {
+        ranges
+            .iter()
+            .map(|r| {
+                (r.start..r.end.min(SLOT_COUNT))
+                    .map(|s| self.counts[s as usize].load(Ordering::Acquire))
+                    .sum()
+            })
+            .collect()
+    }
 }
 
 /// Deletes every record whose slot lies in `ranges`; returns how many were deleted.
-pub fn drop_ranges(engine: &Engine, ranges: &[SlotRange]) -> Result<u64, Status> {
+pub fn drop_ranges(
+    engine: &Engine,
+    counts: &SlotCounts,
+    ranges: &[SlotRange],
+) -> Result<u64, Status> {
     let mut deleted = 0;
     for_each_id(engine, None, |id| {
         if in_ranges(ranges, id.as_str()) {
             match engine.delete(id) {
-                Ok(()) => deleted += 1,
+                Ok(()) => {
+                    counts.removed(id.as_str());
+                    deleted += 1;
+                }
                 // Deleted meanwhile by a concurrent Delete: nothing left to drop.
                 Err(EngineError::NotFound(_)) => {}
                 Err(e) => return Err(e.to_status()),

@@ -62,6 +62,7 @@ struct Cluster {
 
 impl Cluster {
     fn start(dir: &Path, nodes: usize, r: u32) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
         let shard_bin = sibling("abis-shard-node")?;
         let mut procs = Vec::new();
         let mut flags = Vec::new();

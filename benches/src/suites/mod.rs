@@ -5,6 +5,7 @@ mod face;
 mod finger;
 mod finger_search;
 mod iris;
+mod scale;
 
 use crate::report::Row;
 use crate::Opts;
@@ -18,6 +19,7 @@ pub const NAMES: &[&str] = &[
     finger::NAME,
     finger_search::NAME,
     cluster::NAME,
+    scale::NAME,
 ];
 
 /// Runs the named suite.
@@ -28,6 +30,7 @@ pub fn run(name: &str, opts: &Opts) -> anyhow::Result<Vec<Row>> {
         finger::NAME => finger::run(opts),
         finger_search::NAME => finger_search::run(opts),
         cluster::NAME => cluster::run(opts),
+        scale::NAME => scale::run(opts),
         _ => anyhow::bail!("suite {name} is not built yet"),
     }
 }
