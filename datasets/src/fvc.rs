@@ -17,7 +17,9 @@ pub mod score;
 pub mod search;
 
 pub use calibrate::{fit_calibration, CalibrationFit};
-pub use load::{load_database, load_root, FvcDatabase, FvcError, FvcImpression};
-pub use metrics::{error_rates, fnmr_at_fmr, ErrorRates};
+pub use load::{load_database, load_folder, load_root, FvcDatabase, FvcError, FvcImpression};
+pub use metrics::{
+    det_curve, error_rates, fnmr_at_fmr, rates_at, threshold_for_fmr, DetPoint, ErrorRates,
+};
 pub use protocol::{all_impostor_pairs, fvc_pairs, Pairs};
 pub use score::{score_database, thread_cpu_time, DatabaseScores};

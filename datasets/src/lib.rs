@@ -22,6 +22,7 @@
 //! the engine.
 
 pub mod calibrate;
+pub mod eval;
 pub mod face;
 pub mod finger;
 pub mod fvc;

@@ -5,7 +5,7 @@ use abis_proto::v1::{self, completeness::Status as Verdict};
 use abis_proto::{slot_of, SLOT_COUNT};
 use tonic::Code;
 
-const N: u64 = 2000;
+const N: u64 = 10_000;
 
 fn dups() -> Vec<v1::Record> {
     (0..20)

@@ -115,6 +115,18 @@ fn finger_and_impression(path: &Path) -> Option<(u32, u32)> {
     Some((f.parse().ok()?, i.parse().ok()?))
 }
 
+/// Reads and parses one record file.
+fn read_record(path: &Path) -> Result<MinutiaeRecord, FvcError> {
+    let bytes = std::fs::read(path).map_err(|source| FvcError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&bytes).map_err(|source| FvcError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Loads one database folder.
 pub fn load_database(dir: &Path) -> Result<FvcDatabase, FvcError> {
     if !dir.is_dir() {
@@ -128,24 +140,78 @@ pub fn load_database(dir: &Path) -> Result<FvcDatabase, FvcError> {
     for path in read_dir(dir)?.into_iter().filter(|p| is_iso(p)) {
         let (finger, impression) =
             finger_and_impression(&path).ok_or_else(|| FvcError::BadName(path.clone()))?;
-        let bytes = std::fs::read(&path).map_err(|source| FvcError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let record = parse(&bytes).map_err(|source| FvcError::Parse {
-            path: path.clone(),
-            source,
-        })?;
         impressions.push(FvcImpression {
             finger,
             impression,
-            record,
+            record: read_record(&path)?,
         });
     }
     impressions.sort_by_key(|i| (i.finger, i.impression));
     Ok(FvcDatabase {
         synthetic: name.ends_with("-synthetic"),
         name,
+        impressions,
+    })
+}
+
+/// Image files sitting beside records in evaluation folders, never parsed as records.
+const IMAGE_EXTENSIONS: [&str; 8] = ["tif", "tiff", "png", "bmp", "jpg", "jpeg", "wsq", "jp2"];
+
+/// Splits `<subject>_<impression>` (the last `_` separates; the impression is a number).
+fn subject_and_impression(path: &Path) -> Option<(String, u32)> {
+    let stem = path.file_stem()?.to_str()?;
+    let (subject, impression) = stem.rsplit_once('_')?;
+    (!subject.is_empty()).then_some(())?;
+    Some((subject.to_string(), impression.parse().ok()?))
+}
+
+/// Loads one folder of ISO 19794-2 / ANSI 378 records named `<subject>_<impression>.<ext>`,
+/// whatever the extension (the format is read from the record's header). Images (`.tif`,
+/// `.png`, `.wsq`, ...) and files not named that way are skipped; a named file that is not a
+/// record is an error. Subjects keep their number when every subject name is a number, and
+/// are otherwise numbered 1.. in name order.
+pub fn load_folder(dir: &Path) -> Result<FvcDatabase, FvcError> {
+    if !dir.is_dir() {
+        return Err(FvcError::MissingFolder(dir.to_path_buf()));
+    }
+    let mut named = Vec::new();
+    for path in read_dir(dir)?.into_iter().filter(|p| p.is_file()) {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        if ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
+            continue;
+        }
+        if let Some((subject, impression)) = subject_and_impression(&path) {
+            named.push((subject, impression, path));
+        }
+    }
+    if named.is_empty() {
+        return Err(FvcError::NoDatabases(dir.to_path_buf()));
+    }
+    let numeric = named.iter().all(|(s, _, _)| s.parse::<u32>().is_ok());
+    let mut names: Vec<&str> = named.iter().map(|(s, _, _)| s.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut impressions = Vec::new();
+    for (subject, impression, path) in &named {
+        let finger = match subject.parse::<u32>() {
+            Ok(n) if numeric => n,
+            _ => names.binary_search(&subject.as_str()).unwrap_or(0) as u32 + 1,
+        };
+        impressions.push(FvcImpression {
+            finger,
+            impression: *impression,
+            record: read_record(path)?,
+        });
+    }
+    impressions.sort_by_key(|i| (i.finger, i.impression));
+    Ok(FvcDatabase {
+        name: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        synthetic: false,
         impressions,
     })
 }
@@ -180,6 +246,66 @@ mod tests {
         );
         assert_eq!(finger_and_impression(Path::new("a/x_3.iso")), None);
         assert_eq!(finger_and_impression(Path::new("a/1013.iso")), None);
+    }
+
+    #[test]
+    fn a_folder_of_named_records_loads_with_any_extension() {
+        use abis_matchers::finger::format::{
+            write, FingerView, Minutia, MinutiaKind, RecordFormat,
+        };
+        let rec = |n: u16, format| {
+            let minutiae = (0..n)
+                .map(|k| Minutia {
+                    x: 20 + 7 * k,
+                    y: 30 + 5 * k,
+                    angle: (k * 9) as u8,
+                    kind: MinutiaKind::RidgeEnding,
+                    quality: 50,
+                })
+                .collect();
+            let r = MinutiaeRecord {
+                format,
+                width: 300,
+                height: 400,
+                x_resolution: 197,
+                y_resolution: 197,
+                views: vec![FingerView {
+                    position: 1,
+                    minutiae,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            write(&r, format).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("bob_2.ansi"), rec(12, RecordFormat::Ansi378_2004)).unwrap();
+        std::fs::write(d.join("bob_1.iso"), rec(10, RecordFormat::Iso19794_2_2005)).unwrap();
+        std::fs::write(
+            d.join("al_ice_1.min"),
+            rec(11, RecordFormat::Iso19794_2_2005),
+        )
+        .unwrap();
+        std::fs::write(d.join("bob_1.tif"), b"image").unwrap();
+        std::fs::write(d.join("README"), b"notes").unwrap();
+        let db = load_folder(d).unwrap();
+        let got: Vec<(u32, u32, usize)> = db
+            .impressions
+            .iter()
+            .map(|i| (i.finger, i.impression, i.record.views[0].minutiae.len()))
+            .collect();
+        // Names are not numbers: "al_ice" is subject 1, "bob" subject 2.
+        assert_eq!(got, [(1, 1, 11), (2, 1, 10), (2, 2, 12)]);
+        assert_eq!(db.impressions[2].record.format, RecordFormat::Ansi378_2004);
+        std::fs::write(d.join("bob_3.bin"), b"junk").unwrap();
+        let err = load_folder(d).unwrap_err();
+        assert!(err.to_string().contains("bob_3.bin"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            load_folder(empty.path()),
+            Err(FvcError::NoDatabases(_))
+        ));
     }
 
     #[test]

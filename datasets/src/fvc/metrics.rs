@@ -39,24 +39,73 @@ fn sorted(v: &[f64]) -> Vec<f64> {
     s
 }
 
-/// `(FMR, FNMR)` at every candidate threshold, thresholds increasing.
-fn curve(genuine: &[f64], impostor: &[f64]) -> Vec<(f64, f64)> {
+/// One operating point of a DET curve: a pair is accepted when its score is `>= threshold`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetPoint {
+    /// The decision threshold (`+inf` for the point that accepts nothing).
+    pub threshold: f64,
+    /// Fraction of impostors accepted.
+    pub fmr: f64,
+    /// Fraction of genuines rejected.
+    pub fnmr: f64,
+}
+
+/// Every operating point of the score sets, thresholds increasing: each observed score and
+/// `+inf`. FMR falls and FNMR rises along it. An empty side has rate 0 everywhere.
+pub fn det_curve(genuine: &[f64], impostor: &[f64]) -> Vec<DetPoint> {
     let (g, i) = (sorted(genuine), sorted(impostor));
     let mut thresholds: Vec<f64> = g.iter().chain(&i).copied().collect();
     thresholds.push(f64::INFINITY);
     thresholds.sort_by(f64::total_cmp);
     thresholds.dedup();
-    let (ng, ni) = (g.len().max(1) as f64, i.len().max(1) as f64);
     thresholds
-        .iter()
-        .map(|&t| {
-            let fmr = (i.len() - i.partition_point(|&s| s < t)) as f64 / ni;
-            let fnmr = g.partition_point(|&s| s < t) as f64 / ng;
-            (
-                if i.is_empty() { 0.0 } else { fmr },
-                if g.is_empty() { 0.0 } else { fnmr },
-            )
+        .into_iter()
+        .map(|t| {
+            let (fmr, fnmr) = sorted_rates_at(&g, &i, t);
+            DetPoint {
+                threshold: t,
+                fmr,
+                fnmr,
+            }
         })
+        .collect()
+}
+
+/// `(FMR, FNMR)` of sorted score sets at threshold `t`.
+fn sorted_rates_at(g: &[f64], i: &[f64], t: f64) -> (f64, f64) {
+    let frac = |k: usize, n: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    (
+        frac(i.len() - i.partition_point(|&s| s < t), i.len()),
+        frac(g.partition_point(|&s| s < t), g.len()),
+    )
+}
+
+/// `(FMR, FNMR)` at threshold `t` (accept when `score >= t`; NaN scores are rejected).
+pub fn rates_at(genuine: &[f64], impostor: &[f64], t: f64) -> (f64, f64) {
+    sorted_rates_at(&sorted(genuine), &sorted(impostor), t)
+}
+
+/// The lowest threshold at which at most a fraction `max_fmr` of `impostor` is accepted: the
+/// way to *choose* an operating point on one split, to be applied to another with
+/// [`rates_at`]. It lies just above the impostor score that would exceed the budget, so ties
+/// at it are rejected; `-inf` when the budget admits every impostor.
+pub fn threshold_for_fmr(impostor: &[f64], max_fmr: f64) -> f64 {
+    let mut s = sorted(impostor);
+    s.reverse();
+    // At most k impostors may be accepted: the threshold must exceed the (k+1)-th highest.
+    let k = (max_fmr.max(0.0) * s.len() as f64 + 1e-9).floor() as usize;
+    match s.get(k) {
+        Some(&x) if x == f64::INFINITY => f64::INFINITY,
+        Some(&x) => x.next_up(),
+        None => f64::NEG_INFINITY,
+    }
+}
+
+/// `(FMR, FNMR)` at every candidate threshold, thresholds increasing.
+fn curve(genuine: &[f64], impostor: &[f64]) -> Vec<(f64, f64)> {
+    det_curve(genuine, impostor)
+        .into_iter()
+        .map(|p| (p.fmr, p.fnmr))
         .collect()
 }
 
@@ -160,6 +209,37 @@ mod tests {
         assert!(close(r.fmr1000, 0.99), "{r:?}");
         assert!(close(r.zero_fmr, 1.0), "{r:?}");
         assert!(r.eer > 0.0 && r.eer < 0.1, "{r:?}");
+    }
+
+    #[test]
+    fn det_curve_walks_from_accept_all_to_accept_none() {
+        let c = det_curve(&[0.5, 0.9], &[0.1, 0.6]);
+        let t: Vec<f64> = c.iter().map(|p| p.threshold).collect();
+        assert_eq!(t, [0.1, 0.5, 0.6, 0.9, f64::INFINITY]);
+        let r: Vec<(f64, f64)> = c.iter().map(|p| (p.fmr, p.fnmr)).collect();
+        assert_eq!(
+            r,
+            [(1.0, 0.0), (0.5, 0.0), (0.5, 0.5), (0.0, 0.5), (0.0, 1.0)]
+        );
+    }
+
+    #[test]
+    fn a_threshold_chosen_on_one_split_is_applied_to_another() {
+        // Split A: 100 impostors 0.00..0.99; FMR <= 1% admits one: the threshold lies just
+        // above 0.98 (the second highest), so 0.99 alone is accepted.
+        let a: Vec<f64> = (0..100).map(|k| f64::from(k) / 100.0).collect();
+        let t = threshold_for_fmr(&a, 0.01);
+        assert!(t > 0.98 && t < 0.99 + 1e-12, "{t}");
+        assert_eq!(rates_at(&[], &a, t).0, 0.01);
+        // Split B scores higher: the same threshold accepts 3 of its 10 impostors and rejects
+        // one genuine of four; it is not re-chosen on B.
+        let b_imp = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.985, 0.99, 1.0];
+        let b_gen = [0.95, 0.985, 1.0, 2.0];
+        assert_eq!(rates_at(&b_gen, &b_imp, t), (0.3, 0.25));
+        // Budgets that admit everything or nothing.
+        assert_eq!(threshold_for_fmr(&a, 1.0), f64::NEG_INFINITY);
+        assert_eq!(threshold_for_fmr(&a, 0.0), 0.99f64.next_up());
+        assert_eq!(threshold_for_fmr(&[], 0.01), f64::NEG_INFINITY);
     }
 
     #[test]

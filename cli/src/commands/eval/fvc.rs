@@ -1,6 +1,8 @@
-//! `abis eval fvc`: the FVC evaluation of the fingerprint matcher on a folder of ISO templates.
+//! `abis eval fvc` and `abis eval folder`: the FVC evaluation of the fingerprint matcher on
+//! minutiae records (`fvc`: a root of database sub-folders; `folder`: one folder of
+//! `<subject>_<impression>.<ext>` ISO/ANSI records, evaluated as one database).
 //!
-//! Runs the FVC protocol on every database sub-folder (see `abis_datasets::fvc`) and prints
+//! Runs the FVC protocol on every database (see `abis_datasets::fvc`) and prints
 //! EER, FMR100, FMR1000 and ZeroFMR per database, pooled over the real databases, and pooled
 //! apart over those whose name ends in `-synthetic`. A second block repeats the figures with
 //! every different-finger pair as impostors: beyond the FVC protocol, but it resolves FMR100 and
@@ -11,45 +13,56 @@
 //! `abis_datasets::fvc::search`): first impressions padded with generated fillers as the
 //! gallery, the other impressions as probes; exhaustive and two-stage rank-1, the first stage's
 //! retention of the exhaustive matcher's hits, and FNIR at FPIR 1% with the engine's threshold
-//! from the matcher's calibration (never fitted on the reported databases).
+//! from the matcher's calibration (never fitted on the reported databases), and the
+//! two-stage CMC. With `--out DIR` the same figures, the scores and the plots are written
+//! as files ([`super::fvc_files`]).
 
+use super::output::{pct, rates_json};
+use super::progress;
+use abis_datasets::fvc::search::SECOND_FPIR;
 use abis_datasets::fvc::search::{
     filler_fingers, identification, probe_count, Identification, IdentificationRates, SearchParams,
 };
 use abis_datasets::fvc::{
-    error_rates, fit_calibration, load_root, score_database, DatabaseScores, ErrorRates,
+    error_rates, fit_calibration, load_folder, load_root, score_database, DatabaseScores,
+    ErrorRates, FvcDatabase,
 };
 use abis_engine::SearchConfig;
 use abis_matchers::finger::matcher::raw_score_for_fmr;
 use abis_matchers::SimdLevel;
-use indicatif::ProgressBar;
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 /// The FPIR the 1:N threshold targets.
 const TARGET_FPIR: f64 = 0.01;
 
-/// Arguments of `abis eval`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    what: What,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum What {
-    /// FVC protocol on a folder laid out like FVC2002 (sub-folders of <finger>_<impression>.iso).
-    Fvc(FvcArgs),
-}
-
 /// Arguments of `abis eval fvc`.
 #[derive(Debug, clap::Args)]
-struct FvcArgs {
+pub struct FvcArgs {
     /// Root folder holding one sub-folder per database.
     #[arg(long, default_value = "../shared/data/fvc2002")]
     data: PathBuf,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Arguments of `abis eval folder`.
+#[derive(Debug, clap::Args)]
+pub struct FolderArgs {
+    /// Folder of ISO 19794-2 / ANSI 378 records named <subject>_<impression>.<ext>.
+    dir: PathBuf,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Options of both.
+#[derive(Debug, clap::Args)]
+pub(super) struct Common {
+    /// Write scores, metrics (CSV, JSON), DET and CMC plots (SVG, PNG) and report.md here.
+    #[arg(long)]
+    pub(super) out: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -65,46 +78,56 @@ struct FvcArgs {
     /// Gallery fingers the first stage passes to the full matcher (default: what the engine
     /// passes for a one-finger probe, `SearchConfig::finger_comparisons`).
     #[arg(long, default_value_t = SearchConfig::default().finger_comparisons)]
-    shortlist: usize,
+    pub(super) shortlist: usize,
 }
 
-/// Runs the evaluation.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match args.what {
-        What::Fvc(a) => fvc(a),
-    }
+/// Runs `abis eval fvc`.
+pub fn run_fvc(args: FvcArgs) -> anyhow::Result<ExitCode> {
+    check(&args.common)?;
+    let dbs = load_root(&args.data)?;
+    evaluate(&dbs, &args.data, &args.common)
+}
+
+/// Runs `abis eval folder`: the folder is one (real) database.
+pub fn run_folder(args: FolderArgs) -> anyhow::Result<ExitCode> {
+    check(&args.common)?;
+    let db = load_folder(&args.dir)?;
+    evaluate(&[db], &args.dir, &args.common)
+}
+
+fn check(args: &Common) -> anyhow::Result<()> {
+    anyhow::ensure!(args.shortlist >= 1, "--shortlist must be at least 1");
+    Ok(())
 }
 
 /// A named group of databases with its FVC and all-impostor figures.
-struct Row {
-    name: String,
-    fvc: ErrorRates,
-    all: ErrorRates,
+pub(super) struct Row {
+    pub(super) name: String,
+    pub(super) fvc: ErrorRates,
+    pub(super) all: ErrorRates,
+}
+
+/// The genuine, FVC-impostor and all-impostor scores of `dbs` put together.
+pub(super) fn pooled_scores(dbs: &[&DatabaseScores]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let cat = |f: fn(&DatabaseScores) -> &Vec<f64>| -> Vec<f64> {
+        dbs.iter().flat_map(|d| f(d).iter().copied()).collect()
+    };
+    (
+        cat(|d| &d.genuine),
+        cat(|d| &d.impostor),
+        cat(|d| &d.all_impostor),
+    )
 }
 
 fn pool(name: &str, dbs: &[&DatabaseScores]) -> Option<Row> {
     if dbs.is_empty() {
         return None;
     }
-    let cat = |f: fn(&DatabaseScores) -> &Vec<f64>| -> Vec<f64> {
-        dbs.iter().flat_map(|d| f(d).iter().copied()).collect()
-    };
-    let (g, i, a) = (
-        cat(|d| &d.genuine),
-        cat(|d| &d.impostor),
-        cat(|d| &d.all_impostor),
-    );
+    let (g, i, a) = pooled_scores(dbs);
     Some(Row {
         name: name.to_string(),
         fvc: error_rates(&g, &i),
         all: error_rates(&g, &a),
-    })
-}
-
-fn rates_json(r: &ErrorRates) -> Value {
-    json!({
-        "eer": r.eer, "fmr100": r.fmr100, "fmr1000": r.fmr1000, "zero_fmr": r.zero_fmr,
-        "genuine": r.genuine, "impostor": r.impostor,
     })
 }
 
@@ -113,10 +136,6 @@ fn row_json(r: &Row) -> Value {
     v["name"] = json!(r.name);
     v["all_impostors"] = rates_json(&r.all);
     v
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.2}%", 100.0 * x)
 }
 
 fn print_table(title: &str, rows: &[&Row], pick: fn(&Row) -> &ErrorRates) {
@@ -148,22 +167,15 @@ fn ident_json(r: &IdentificationRates) -> Value {
         "retention": r.retention, "mate_rank_p50": r.mate_rank_p50,
         "mate_rank_p99": r.mate_rank_p99, "mate_rank_max": r.mate_rank_max,
         "threshold": r.threshold, "fnir_at_fpir_1pct": r.fnir, "fpir_measured": r.fpir_measured,
+        "threshold_fpir_0_1pct": r.threshold_second, "fnir_at_fpir_0_1pct": r.fnir_second,
+        "fpir_measured_0_1pct": r.fpir_measured_second, "cmc_two_stage": r.cmc,
     })
-}
-
-/// A progress bar on stderr, or a hidden one.
-fn progress(show: bool, total: usize, what: &str) -> ProgressBar {
-    if show {
-        crate::progress::bar(total as u64, what)
-    } else {
-        ProgressBar::hidden()
-    }
 }
 
 /// Prepares the fillers and runs the 1:N evaluation; returns it with the fillers' wall time.
 fn run_identification(
-    dbs: &[abis_datasets::fvc::FvcDatabase],
-    args: &FvcArgs,
+    dbs: &[FvcDatabase],
+    args: &Common,
     level: SimdLevel,
 ) -> (Identification, f64) {
     let start = Instant::now();
@@ -181,14 +193,14 @@ fn run_identification(
     (id, filler_secs)
 }
 
-fn print_identification(id: &Identification, args: &FvcArgs, filler_secs: f64) {
+fn print_identification(id: &Identification, args: &Common, filler_secs: f64) {
     println!(
         "1:N identification (gallery: each finger's first impression + {} generated fillers, \
          seed {}; probes: the other impressions; first-stage shortlist {})",
         id.fillers, args.seed, args.shortlist
     );
     println!(
-        "  {:<22} {:>6} {:>7} {:>9} {:>9} {:>9} {:>20} {:>7} {:>9} {:>8} {:>8}",
+        "  {:<22} {:>6} {:>7} {:>9} {:>9} {:>9} {:>20} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "database",
         "probes",
         "gallery",
@@ -199,11 +211,13 @@ fn print_identification(id: &Identification, args: &FvcArgs, filler_secs: f64) {
         "penetr.",
         "threshold",
         "FNIR",
-        "FPIR"
+        "FPIR",
+        "FNIR.1%",
+        "FPIR.1%"
     );
     for r in id.databases.iter().chain(id.pooled.iter()) {
         println!(
-            "  {:<22} {:>6} {:>7} {:>9} {:>9} {:>9} {:>20} {:>7} {:>9.3} {:>8} {:>8}",
+            "  {:<22} {:>6} {:>7} {:>9} {:>9} {:>9} {:>20} {:>7} {:>9.3} {:>8} {:>8} {:>8} {:>8}",
             r.name,
             r.probes,
             r.gallery,
@@ -217,7 +231,9 @@ fn print_identification(id: &Identification, args: &FvcArgs, filler_secs: f64) {
             pct(r.penetration),
             r.threshold,
             pct(r.fnir),
-            pct(r.fpir_measured)
+            pct(r.fpir_measured),
+            pct(r.fnir_second),
+            pct(r.fpir_measured_second)
         );
     }
     println!(
@@ -227,7 +243,8 @@ fn print_identification(id: &Identification, args: &FvcArgs, filler_secs: f64) {
     println!(
         "  FNIR / FPIR: two-stage open-set searches at calibrated score >= threshold = \
          -log10({TARGET_FPIR} / gallery) (calibration fitted on DB4 only); FPIR measured by \
-         searching each probe with its own finger removed"
+         searching each probe with its own finger removed; FNIR.1% / FPIR.1%: the same at \
+         -log10({SECOND_FPIR} / gallery)"
     );
     println!(
         "  {} full comparisons in {:.1} s on {} threads; fillers prepared in {:.1} s",
@@ -264,9 +281,19 @@ fn calibration_checks(real: &[&DatabaseScores]) -> Vec<(f64, f32, f64, f64)> {
         .collect()
 }
 
-fn fvc(args: FvcArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.shortlist >= 1, "--shortlist must be at least 1");
-    let dbs = load_root(&args.data)?;
+/// Everything one run measured, for the table, the JSON and the files.
+pub(super) struct Evaluation<'a> {
+    pub(super) data: &'a Path,
+    pub(super) scores: Vec<DatabaseScores>,
+    pub(super) rows: Vec<Row>,
+    pub(super) ident: Identification,
+    pub(super) json: Value,
+}
+
+fn evaluate(dbs: &[FvcDatabase], data: &Path, args: &Common) -> anyhow::Result<ExitCode> {
+    if let Some(out) = &args.out {
+        super::output::create(out)?;
+    }
     let level = SimdLevel::get();
     let scores: Vec<DatabaseScores> = dbs
         .iter()
@@ -302,50 +329,64 @@ fn fvc(args: FvcArgs) -> anyhow::Result<ExitCode> {
             fit_calibration(&imp)
         })
         .flatten();
-    let (ident, filler_secs) = run_identification(&dbs, &args, level);
+    let (ident, filler_secs) = run_identification(dbs, args, level);
+    let out = json!({
+        "calibration_check": checks.iter().map(|c| json!({
+            "target_fmr": c.0, "raw_threshold": c.1, "measured_fmr_real_all_impostors": c.2,
+            "fnmr_real": c.3,
+        })).collect::<Vec<_>>(),
+        "calibration_refit_on_synthetic": refit.as_ref().map(|f| json!({
+            "points": f.points, "tail_start": f.tail_start, "tail_scale": f.tail_scale,
+            "impostors": f.impostors,
+        })),
+        "data": data.display().to_string(),
+        "protocol": "FVC: genuine = all impression pairs of a finger; impostor = first impressions of different fingers",
+        "pooled": pooled.as_ref().map(row_json),
+        "synthetic": pooled_synth.as_ref().map(row_json),
+        "databases": per_db.iter().map(row_json).collect::<Vec<_>>(),
+        "all_impostors_note": "all_impostors: every impression against every impression of every other finger; beyond the FVC protocol",
+        "comparisons": comparisons,
+        "comparisons_per_second_one_thread": rate,
+        "comparisons_per_cpu_second": cpu_rate,
+        "simd_level": level.name(),
+        "templates": templates,
+        "prepare_ms_total": prep_ms,
+        "identification": json!({
+            "protocol": "gallery = each finger's first impression + generated fillers; probes = the other impressions; FNIR/FPIR: two-stage open-set searches at calibrated score >= -log10(target_fpir / gallery); FPIR from each probe searched with its own finger removed",
+            "fillers": ident.fillers,
+            "filler_seed": args.seed,
+            "target_fpir": TARGET_FPIR,
+            "comparisons": ident.comparisons,
+            "search_seconds": ident.search_time.as_secs_f64(),
+            "filler_seconds": filler_secs,
+            "databases": ident.databases.iter().map(ident_json).collect::<Vec<_>>(),
+            "pooled": ident.pooled.as_ref().map(ident_json),
+        }),
+    });
+    let mut all_rows = per_db;
+    all_rows.extend(pooled);
+    all_rows.extend(pooled_synth);
+    let eval = Evaluation {
+        data,
+        scores,
+        rows: all_rows,
+        ident,
+        json: out,
+    };
+    if let Some(dir) = &args.out {
+        let written = super::fvc_files::write(dir, &eval)?;
+        if !args.json {
+            println!("wrote {} files into {}\n", written, dir.display());
+        }
+    }
     if args.json {
-        let out = json!({
-            "calibration_check": checks.iter().map(|c| json!({
-                "target_fmr": c.0, "raw_threshold": c.1, "measured_fmr_real_all_impostors": c.2,
-                "fnmr_real": c.3,
-            })).collect::<Vec<_>>(),
-            "calibration_refit_on_synthetic": refit.as_ref().map(|f| json!({
-                "points": f.points, "tail_start": f.tail_start, "tail_scale": f.tail_scale,
-                "impostors": f.impostors,
-            })),
-            "data": args.data.display().to_string(),
-            "protocol": "FVC: genuine = all impression pairs of a finger; impostor = first impressions of different fingers",
-            "pooled": pooled.as_ref().map(row_json),
-            "synthetic": pooled_synth.as_ref().map(row_json),
-            "databases": per_db.iter().map(row_json).collect::<Vec<_>>(),
-            "all_impostors_note": "all_impostors: every impression against every impression of every other finger; beyond the FVC protocol",
-            "comparisons": comparisons,
-            "comparisons_per_second_one_thread": rate,
-            "comparisons_per_cpu_second": cpu_rate,
-            "simd_level": level.name(),
-            "templates": templates,
-            "prepare_ms_total": prep_ms,
-            "identification": json!({
-                "protocol": "gallery = each finger's first impression + generated fillers; probes = the other impressions; FNIR/FPIR: two-stage open-set searches at calibrated score >= -log10(target_fpir / gallery); FPIR from each probe searched with its own finger removed",
-                "fillers": ident.fillers,
-                "filler_seed": args.seed,
-                "target_fpir": TARGET_FPIR,
-                "comparisons": ident.comparisons,
-                "search_seconds": ident.search_time.as_secs_f64(),
-                "filler_seconds": filler_secs,
-                "databases": ident.databases.iter().map(ident_json).collect::<Vec<_>>(),
-                "pooled": ident.pooled.as_ref().map(ident_json),
-            }),
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&eval.json)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut rows: Vec<&Row> = per_db.iter().collect();
-    rows.extend(pooled.iter());
-    rows.extend(pooled_synth.iter());
+    let rows: Vec<&Row> = eval.rows.iter().collect();
     println!(
         "FVC evaluation of {} ({} templates)",
-        args.data.display(),
+        data.display(),
         templates
     );
     println!(
@@ -402,7 +443,7 @@ fn fvc(args: FvcArgs) -> anyhow::Result<ExitCode> {
     }
     println!("       {templates} templates prepared in {prep_ms:.1} ms (all threads)");
     println!();
-    print_identification(&ident, &args, filler_secs);
+    print_identification(&eval.ident, args, filler_secs);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -413,17 +454,20 @@ mod tests {
     fn args(data: PathBuf) -> FvcArgs {
         FvcArgs {
             data,
-            json: true,
-            repeat: 1,
-            fillers: 0,
-            seed: 1,
-            shortlist: 64,
+            common: Common {
+                out: None,
+                json: true,
+                repeat: 1,
+                fillers: 0,
+                seed: 1,
+                shortlist: 64,
+            },
         }
     }
 
     #[test]
     fn a_missing_folder_is_a_clear_error() {
-        let err = fvc(args(PathBuf::from("/nonexistent/fvc"))).unwrap_err();
+        let err = run_fvc(args(PathBuf::from("/nonexistent/fvc"))).unwrap_err();
         assert!(
             err.to_string().contains("/nonexistent/fvc: no such folder"),
             "{err}"
@@ -433,8 +477,8 @@ mod tests {
     #[test]
     fn an_empty_shortlist_is_refused() {
         let mut a = args(PathBuf::from("/nonexistent/fvc"));
-        a.shortlist = 0;
-        let err = fvc(a).unwrap_err();
+        a.common.shortlist = 0;
+        let err = run_fvc(a).unwrap_err();
         assert!(err.to_string().contains("--shortlist"), "{err}");
     }
 
