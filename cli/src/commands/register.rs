@@ -4,6 +4,11 @@
 //! every unique applicant. Duplicates and searches that stayed incomplete open adjudication
 //! cases (`abis adjudicate`). `--retry-due` also retries earlier failures that are due and
 //! runs the resubmissions decided in adjudication.
+//!
+//! `--watch INBOX` runs it as a service: every `--poll-ms` it registers the applicant folders
+//! in the inbox that have no verdict yet (a folder still being written, which does not load
+//! yet, waits for the next round), retries what is due, carries out adjudication decisions
+//! and prints each packet as it settles, until SIGTERM or SIGINT.
 
 use super::clients::{ClientState, StateArgs};
 use super::DataDir;
@@ -14,9 +19,10 @@ use abis_registration::{
 };
 use anyhow::Context;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Arguments.
 #[derive(Debug, clap::Args)]
@@ -58,6 +64,12 @@ pub struct Args {
     /// Also retry failed registrations that are due and run decided resubmissions.
     #[arg(long)]
     retry_due: bool,
+    /// Serve: register every applicant folder appearing in this inbox, until stopped.
+    #[arg(long, conflicts_with = "applicants")]
+    watch: Option<PathBuf>,
+    /// Pause between two rounds of --watch, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    poll_ms: u64,
     /// Print the outcomes as JSON.
     #[arg(long)]
     json: bool,
@@ -104,6 +116,15 @@ struct Row {
     detail: String,
 }
 
+fn load(path: &Path) -> anyhow::Result<Applicant> {
+    let manifest = if path.is_dir() {
+        path.join(MANIFEST_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    Applicant::load(&manifest).with_context(|| format!("applicant {}", path.display()))
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
@@ -111,26 +132,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "--fpir must lie strictly between 0 and 1"
     );
     anyhow::ensure!(
-        !args.applicants.is_empty() || args.retry_due,
-        "nothing to do: name applicant folders, or --retry-due"
+        !args.applicants.is_empty() || args.retry_due || args.watch.is_some(),
+        "nothing to do: name applicant folders, --watch an inbox, or --retry-due"
     );
-    let applicants = args
-        .applicants
-        .iter()
-        .map(|p| {
-            let manifest = if p.is_dir() {
-                p.join(MANIFEST_FILE)
-            } else {
-                p.clone()
-            };
-            Applicant::load(&manifest).with_context(|| format!("applicant {}", p.display()))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let state = ClientState::open(&args.state.dir(), args.state.rules()?)?;
     anyhow::ensure!(
         (1..=1000).contains(&args.batch_size),
         "--batch-size must be 1 to 1,000"
     );
+    let applicants = args
+        .applicants
+        .iter()
+        .map(|p| load(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let state = ClientState::open(&args.state.dir(), args.state.rules()?)?;
     let mut config = RegistrarConfig {
         options: v1::IdentifyOptions {
             threshold: Some(v1::Threshold {
@@ -142,42 +156,108 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     config.retry.max_attempts = args.attempts.max(1);
-    config.retry.initial_backoff = std::time::Duration::from_millis(args.backoff_ms);
+    config.retry.initial_backoff = Duration::from_millis(args.backoff_ms);
     let runtime = tokio::runtime::Runtime::new()?;
-    let registrations = runtime.block_on(async {
-        let registrar = Registrar::new(args.backend()?, state.store.clone(), config);
-        let mut all = registrar.register(&applicants).await?;
-        if args.retry_due {
-            all.extend(registrar.resubmit_decided().await?);
-            all.extend(registrar.retry_failed().await?);
-        }
-        anyhow::Ok(all)
+    let registrar = runtime.block_on(async {
+        anyhow::Ok(Registrar::new(args.backend()?, state.store.clone(), config))
     })?;
-    let issued: BTreeMap<String, String> = state
-        .issue_unique(&registrations)?
-        .into_iter()
-        .map(|i| (i.registration_id, i.uin))
-        .collect();
-    state.apply_decisions()?;
-    let rows: Vec<Row> = registrations.iter().map(|r| row(r, &issued)).collect();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        for r in &rows {
-            let uin = r.uin.as_deref().unwrap_or("-");
-            let case = r.case_id.as_deref().unwrap_or("-");
-            println!(
-                "{:<24} {:<10} uin {uin:<10} case {case:<28} {}",
-                r.packet_id, r.verdict, r.detail
-            );
-        }
+    if let Some(inbox) = &args.watch {
+        runtime.block_on(watch(&args, &state, &registrar, inbox))?;
+        return Ok(ExitCode::SUCCESS);
     }
+    let registrations = runtime.block_on(round(&registrar, &applicants, args.retry_due))?;
+    let rows = settle(&state, &registrations)?;
+    print_rows(&rows, args.json)?;
     let settled = registrations.iter().all(|r| r.state.is_final());
     Ok(if settled {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
     })
+}
+
+/// Registers `applicants` (and, with `retry_due`, what is due again).
+async fn round(
+    registrar: &Registrar<AnyBackend>,
+    applicants: &[Applicant],
+    retry_due: bool,
+) -> anyhow::Result<Vec<Registration>> {
+    let mut all = registrar.register(applicants).await?;
+    if retry_due {
+        all.extend(registrar.resubmit_decided().await?);
+        all.extend(registrar.retry_failed().await?);
+    }
+    Ok(all)
+}
+
+/// Issues the UINs the verdicts call for, carries out decisions; the rows to print.
+fn settle(state: &ClientState, registrations: &[Registration]) -> anyhow::Result<Vec<Row>> {
+    let issued: BTreeMap<String, String> = state
+        .issue_unique(registrations)?
+        .into_iter()
+        .map(|i| (i.registration_id, i.uin))
+        .collect();
+    state.apply_decisions()?;
+    Ok(registrations.iter().map(|r| row(r, &issued)).collect())
+}
+
+fn print_rows(rows: &[Row], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+        return Ok(());
+    }
+    for r in rows {
+        let uin = r.uin.as_deref().unwrap_or("-");
+        let case = r.case_id.as_deref().unwrap_or("-");
+        println!(
+            "{:<24} {:<10} uin {uin:<10} case {case:<28} {}",
+            r.packet_id, r.verdict, r.detail
+        );
+    }
+    Ok(())
+}
+
+/// The service loop of `--watch`.
+async fn watch(
+    args: &Args,
+    state: &ClientState,
+    registrar: &Registrar<AnyBackend>,
+    inbox: &Path,
+) -> anyhow::Result<()> {
+    let stop = abis_server_kit::shutdown_signal()?;
+    tokio::pin!(stop);
+    eprintln!("registering applicant folders from {}", inbox.display());
+    loop {
+        let mut waiting = Vec::new();
+        let entries = std::fs::read_dir(inbox)
+            .with_context(|| format!("cannot read the inbox {}", inbox.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.join(MANIFEST_FILE).is_file() {
+                continue;
+            }
+            match load(&path) {
+                // New or pending packets; failed ones come back through retry_failed when due.
+                Ok(a) => {
+                    let known = state.store.get(&a.packet_id)?;
+                    let waits = known.is_none_or(|r| matches!(r.state, PacketState::Pending));
+                    if waits {
+                        waiting.push(a);
+                    }
+                }
+                Err(e) => tracing::info!("not yet loadable, next round: {e:#}"),
+            }
+        }
+        let registrations = round(registrar, &waiting, true).await?;
+        print_rows(&settle(state, &registrations)?, args.json)?;
+        tokio::select! {
+            name = &mut stop => {
+                eprintln!("{name}: stopping");
+                return Ok(());
+            }
+            _ = tokio::time::sleep(Duration::from_millis(args.poll_ms)) => {}
+        }
+    }
 }
 
 fn row(r: &Registration, issued: &BTreeMap<String, String>) -> Row {
