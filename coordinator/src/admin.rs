@@ -3,7 +3,9 @@
 //! Map changes are serialised ([`Topology::changes`]) and refused while a rebalance runs, so
 //! the rebalancer's plan never meets a map it did not make. A node joins empty (JOINING, after
 //! the coordinator checked it answers with the cluster's gallery shape); a rebalance gives it
-//! its share. A drained node is removed from the map, and its index with it.
+//! its share. A drained node is removed from the map, and its index with it; a node that died
+//! can be drained too (its slots are copied from their other replicas) and removed, abandoning
+//! what it could not be told to drop.
 
 use crate::rebalance::Rebalancer;
 use crate::service::{traced, Coordinator};
@@ -140,7 +142,7 @@ impl Coordinator {
         let i = map
             .index_of(&request.shard_id)
             .ok_or_else(|| unknown(&request.shard_id))?;
-        if map.nodes[i].state != NodeState::Drained || map.holds_anything(i) {
+        if map.nodes[i].state != NodeState::Drained || map.holds_slots(i) {
             return Err(refused(
                 ErrorCode::FailedPrecondition,
                 format!(
@@ -149,7 +151,10 @@ impl Coordinator {
                 ),
             ));
         }
-        map.nodes.remove(i);
+        // Slots it has still to drop (it was unreachable) are abandoned with it: no map names
+        // the node any more, so nothing reads them; wipe its disk before reusing it.
+        let removed = map.nodes.remove(i);
+        map.pending_drops.retain(|d| d.node != removed.id);
         let i = i as u16;
         for replicas in map.slots.iter_mut().chain(map.incoming.iter_mut()) {
             for n in replicas.iter_mut() {

@@ -15,6 +15,8 @@
 //! 4. Publish the map where the new nodes are replicas and the nodes that gave slots up are
 //!    not; wait until no call still runs on an older map.
 //! 5. Drop the given-up slots on their old nodes; DRAINING nodes that hold nothing turn DRAINED.
+//!    A draining node that cannot be reached (it died) keeps its drop queued: nobody reads those
+//!    copies, and RemoveShard abandons them with the node.
 //!
 //! A failure stops the run (state FAILED) with the map as last published: every slot is still
 //! complete on its replicas, so nothing is lost and identify stays complete; StartRebalance
@@ -322,13 +324,21 @@ impl Rebalancer {
                 slots,
                 map_epoch: cluster.map.epoch,
             });
-            let deleted = tokio::time::timeout(DROP_TIMEOUT, call)
+            let dropped = tokio::time::timeout(DROP_TIMEOUT, call)
                 .await
                 .map_err(|_| anyhow!("no answer in {} s", DROP_TIMEOUT.as_secs()))
                 .and_then(|r| r.map_err(|s| anyhow!("{:?}: {}", s.code(), s.message())))
-                .with_context(|| format!("dropping given-up slots on {}", drop.node))?
-                .into_inner()
-                .deleted;
+                .with_context(|| format!("dropping given-up slots on {}", drop.node));
+            let deleted = match dropped {
+                Ok(r) => r.into_inner().deleted,
+                // A leaving node that cannot be reached (it died): its copies are read by
+                // nobody, so its removal need not wait; the drop stays queued until then.
+                Err(e) if !cluster.map.nodes[node].state.takes_slots() => {
+                    tracing::warn!("{e:#}; left for the node's removal");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             tracing::info!(node = %drop.node, deleted, "given-up slots dropped");
             drop_done(t, &drop).await?;
         }
@@ -336,7 +346,7 @@ impl Rebalancer {
         let mut map = t.read().map.clone();
         let mut changed = false;
         for i in 0..map.nodes.len() {
-            if map.nodes[i].state == NodeState::Draining && !map.holds_anything(i) {
+            if map.nodes[i].state == NodeState::Draining && !map.holds_slots(i) {
                 map.nodes[i].state = NodeState::Drained;
                 changed = true;
             }
@@ -447,6 +457,22 @@ async fn count(cluster: &Arc<Cluster>, node: usize, ranges: &[SlotRange]) -> any
     Ok(counted.ranges.iter().map(|r| r.records).sum())
 }
 
+/// The first per-record error of a node's write, as an error naming the node and the record.
+fn first_error<'a>(
+    cluster: &Cluster,
+    node: usize,
+    what: &str,
+    mut results: impl Iterator<Item = (&'a str, Option<&'a v1::ErrorDetail>)>,
+) -> anyhow::Result<()> {
+    match results.find(|(_, e)| e.is_some()) {
+        Some((id, error)) => bail!(
+            "shard {} could not {what} {id}: {error:?}",
+            cluster.nodes[node].entry.id
+        ),
+        None => Ok(()),
+    }
+}
+
 async fn insert(
     cluster: &Arc<Cluster>,
     node: usize,
@@ -461,15 +487,13 @@ async fn insert(
         .call(node, call)
         .await
         .map_err(|s| status_error(cluster, node, s))?;
-    if let Some(r) = response.results.iter().find(|r| r.error.is_some()) {
-        bail!(
-            "shard {} refused {}: {:?}",
-            cluster.nodes[node].entry.id,
-            r.reference_id,
-            r.error
-        );
-    }
-    Ok(())
+    let results = response.results.iter();
+    first_error(
+        cluster,
+        node,
+        "insert",
+        results.map(|r| (r.reference_id.as_str(), r.error.as_ref())),
+    )
 }
 
 async fn delete(cluster: &Arc<Cluster>, node: usize, ids: Vec<String>) -> anyhow::Result<()> {
@@ -482,13 +506,11 @@ async fn delete(cluster: &Arc<Cluster>, node: usize, ids: Vec<String>) -> anyhow
         .call(node, call)
         .await
         .map_err(|s| status_error(cluster, node, s))?;
-    if let Some(r) = response.results.iter().find(|r| r.error.is_some()) {
-        bail!(
-            "shard {} could not delete {}: {:?}",
-            cluster.nodes[node].entry.id,
-            r.reference_id,
-            r.error
-        );
-    }
-    Ok(())
+    let results = response.results.iter();
+    first_error(
+        cluster,
+        node,
+        "delete",
+        results.map(|r| (r.reference_id.as_str(), r.error.as_ref())),
+    )
 }

@@ -172,17 +172,14 @@ impl ShardMap {
         self.nodes.iter().position(|n| n.id == id)
     }
 
-    /// Whether node `node` holds, receives or has still to drop any slot.
-    pub fn holds_anything(&self, node: usize) -> bool {
+    /// Whether node `node` holds or receives any slot (what it has still to drop does not
+    /// count: nobody reads it there).
+    pub fn holds_slots(&self, node: usize) -> bool {
         let n = node as u16;
         self.slots
             .iter()
             .chain(&self.incoming)
             .any(|r| r.contains(&n))
-            || self
-                .pending_drops
-                .iter()
-                .any(|d| d.node == self.nodes[node].id)
     }
 
     /// Checks the invariants a loaded map must keep.
