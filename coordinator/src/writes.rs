@@ -166,7 +166,6 @@ pub async fn insert(
         check_id(&r.reference_id, i)?;
     }
     let ids: Vec<&str> = records.iter().map(|r| r.reference_id.as_str()).collect();
-    let records = Arc::new(records.clone());
     let epoch = cluster.map.epoch;
     let acks = fan_out(cluster, &ids, |node, indices| {
         let mut client = cluster.client(node);
