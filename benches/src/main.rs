@@ -11,10 +11,10 @@
 //! NBIS C code through the `nbis-rs` crate), and without it the suite measures ours alone.
 //!
 //! Each suite prints one JSON object per measured configuration (with `--json`) or a table. Every
-//! line carries the memory read bandwidth measured in the same run (`mem_read_gbps`, a STREAM-like
-//! sum over a buffer far larger than the caches, with the suite's thread count) and the suite's
-//! throughput in bytes as a fraction of it (`ratio_to_bandwidth`), so figures from a noisy,
-//! shared machine are read as ratios measured side by side.
+//! line carries the memory read bandwidth measured just before its suite (`mem_read_gbps`, a
+//! STREAM-like sum over a buffer far larger than the caches, with the suite's thread count) and
+//! the suite's throughput in bytes as a fraction of it (`ratio_to_bandwidth`), so figures from a
+//! noisy, shared machine are read as ratios measured side by side.
 
 mod bandwidth;
 mod report;
@@ -77,9 +77,11 @@ fn main() -> anyhow::Result<()> {
         );
     }
 
-    let mem_read_gbps = bandwidth::measure_read_gbps(opts.threads, opts.reps);
     let mut printer = Printer::new(opts.json);
     for name in names {
+        // Measured again before each suite: on a shared machine the bandwidth left to this
+        // process drifts over a long run, and each suite's ratios should use what it had.
+        let mem_read_gbps = bandwidth::measure_read_gbps(opts.threads, opts.reps);
         for row in suites::run(name, &opts)? {
             printer.print(&row.finish(mem_read_gbps));
         }

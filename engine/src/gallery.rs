@@ -3,10 +3,11 @@
 use crate::config::GalleryConfig;
 use crate::error::{EngineError, Result};
 use crate::record::{Eye, Record};
-use crate::storage::{Backend, Segment, SegmentSpec};
+use crate::storage::{Backend, RowLayout, Segment, SegmentSpec};
 use abis_matchers::face;
 use abis_matchers::finger::index::{FingerCode, FingerSet, SET_WORDS};
 use abis_matchers::finger::PreparedFinger;
+use abis_matchers::iris::interleaved::BLOCK_ROWS;
 
 /// A searchable modality position; each has its own segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -79,8 +80,15 @@ pub fn spec(modality: Modality, shape: &GalleryConfig) -> SegmentSpec {
             SegmentSpec {
                 name: modality.name().into(),
                 columns: vec![l.row_bytes()],
+                layout: RowLayout::Interleaved,
                 kind: crc32fast::hash(
-                    format!("iris:{}x{}x{}", l.rows(), l.cols(), l.bits_per_cell()).as_bytes(),
+                    format!(
+                        "iris:{}x{}x{}:interleaved{BLOCK_ROWS}",
+                        l.rows(),
+                        l.cols(),
+                        l.bits_per_cell()
+                    )
+                    .as_bytes(),
                 ),
             }
         }
@@ -90,11 +98,13 @@ pub fn spec(modality: Modality, shape: &GalleryConfig) -> SegmentSpec {
                 face::padded_stride(shape.face_dim * 4),
                 face::padded_stride(shape.face_dim),
             ],
+            layout: RowLayout::Rows,
             kind: crc32fast::hash(format!("face:{}", shape.face_dim).as_bytes()),
         },
         Modality::Fingers => SegmentSpec {
             name: modality.name().into(),
             columns: vec![SET_WORDS * 8],
+            layout: RowLayout::Rows,
             kind: crc32fast::hash(b"fingers:mcc-simhash64x31:v1"),
         },
     }

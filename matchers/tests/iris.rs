@@ -2,8 +2,8 @@
 //! the real open-iris sample codes.
 
 use abis_matchers::iris::{
-    compare, normalise_hd, raw_hd, scan, scan_score, IrisComparison, IrisLayout, PreparedProbe,
-    RotationSearch, DAUGMAN_REFERENCE_BITS,
+    compare, interleaved, normalise_hd, raw_hd, scan, scan_interleaved, scan_score, IrisComparison,
+    IrisLayout, PreparedProbe, RotationSearch, DAUGMAN_REFERENCE_BITS,
 };
 use abis_matchers::{MatchError, SimdLevel};
 use proptest::prelude::*;
@@ -125,6 +125,20 @@ fn check_scan_parity(
             );
         }
     }
+    let blocks = interleave(&mut rng, layout, rows, stride, n_rows);
+    for level in SimdLevel::supported() {
+        let mut out = vec![f32::NAN; n_probes * n_rows];
+        scan_interleaved(level, &ps, &blocks, n_rows, &mut out).unwrap();
+        for (i, (a, b)) in out.iter().zip(&reference).enumerate() {
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "interleaved {level} {layout:?} {rot:?} p={} r={}: {a} vs {b}",
+                i / n_rows,
+                i % n_rows
+            );
+        }
+    }
     for (p, probe) in ps.iter().enumerate() {
         for r in 0..n_rows {
             let row = &rows[r * stride..][..layout.row_bytes()];
@@ -143,6 +157,29 @@ fn check_scan_parity(
             );
         }
     }
+}
+
+/// The first `n` rows (at `stride`) in the interleaved format; the lanes of the last block past
+/// row `n - 1` hold noise, which every kernel must ignore.
+fn interleave(
+    rng: &mut ChaCha8Rng,
+    layout: &IrisLayout,
+    rows: &[u8],
+    stride: usize,
+    n: usize,
+) -> Vec<u8> {
+    let (rb, bb) = (layout.row_bytes(), interleaved::block_bytes(layout));
+    let mut blocks = vec![0u8; n.div_ceil(interleaved::BLOCK_ROWS) * bb];
+    rng.fill(&mut blocks[..]);
+    for r in 0..n {
+        let block = &mut blocks[r / interleaved::BLOCK_ROWS * bb..][..bb];
+        interleaved::put_row(
+            block,
+            r % interleaved::BLOCK_ROWS,
+            &rows[r * stride..][..rb],
+        );
+    }
+    blocks
 }
 
 #[test]
@@ -407,6 +444,32 @@ fn bad_input_is_a_typed_error() {
         scan(lvl, std::slice::from_ref(&p2048), &rows, 512, &mut out[..4]),
         Ok(())
     );
+    // Interleaved blocks: whole blocks for the rows asked, an output per (probe, row).
+    let blocks = vec![0u8; 2 * interleaved::block_bytes(&d)];
+    let one = std::slice::from_ref(&p2048);
+    for level in SimdLevel::supported() {
+        assert!(matches!(
+            scan_interleaved(level, one, &blocks, 8, &mut out[..8]),
+            Err(MatchError::WrongLength {
+                what: "interleaved iris blocks",
+                ..
+            })
+        ));
+        assert!(matches!(
+            scan_interleaved(level, one, &blocks, 12, &mut out[..8]),
+            Err(MatchError::WrongLength {
+                what: "iris scan output",
+                ..
+            })
+        ));
+        let mut twelve = vec![f32::NAN; 12];
+        assert_eq!(
+            scan_interleaved(level, one, &blocks, 12, &mut twelve),
+            Ok(())
+        );
+        // All-zero rows and code: no bit compared anywhere, so every score is one half.
+        assert!(twelve.iter().all(|&s| s == 0.5), "{level}: {twelve:?}");
+    }
 }
 
 proptest! {

@@ -15,7 +15,8 @@
 
 use crate::report::{median_time, Row};
 use crate::Opts;
-use abis_matchers::iris::{scan, IrisLayout, PreparedProbe, RotationSearch};
+use abis_matchers::iris::interleaved::{self, BLOCK_ROWS};
+use abis_matchers::iris::{scan, scan_interleaved, IrisLayout, PreparedProbe, RotationSearch};
 use abis_matchers::SimdLevel;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -169,24 +170,104 @@ fn measure(
         if level == SimdLevel::Scalar {
             scalar_rate = Some(rate);
         }
-        let mut row = Row::new(
+        out_rows.push(row(
             name,
             format!("{bits}b/{level}"),
-            n_level,
-            stride,
-            n_probes,
-            opts.threads,
-            comparisons,
+            (n_level, stride, n_probes, rots),
+            opts,
             median,
-        )
-        .with("rotations", rots)
-        .with("ns_per_comparison", 1e9 / rate * opts.threads as f64);
-        if let Some(s) = scalar_rate {
-            row = row.with("speedup_vs_scalar", rate / s);
-        }
-        out_rows.push(row);
+            scalar_rate,
+        ));
     }
+
+    // The engine's layout: the same rows, interleaved eight at a time, on the best level.
+    let level = SimdLevel::get();
+    let blocks = interleave(layout, gallery.rows(), n);
+    let chunk_rows = if opts.threads == 1 {
+        n
+    } else {
+        n.div_ceil(opts.threads * 8).next_multiple_of(BLOCK_ROWS)
+    };
+    let bb = interleaved::block_bytes(layout);
+    let mut outs: Vec<Vec<f32>> = (0..n.div_ceil(chunk_rows))
+        .map(|c| vec![0f32; n_probes * (chunk_rows.min(n - c * chunk_rows))])
+        .collect();
+    let mut result = Ok(());
+    let median = median_time(opts.reps, || {
+        if result.is_ok() {
+            result = blocks
+                .par_chunks(chunk_rows / BLOCK_ROWS * bb)
+                .zip(outs.par_iter_mut())
+                .try_for_each(|(b, o)| scan_interleaved(level, &probes, b, o.len() / n_probes, o));
+        }
+    });
+    result?;
+    let scores = per_probe(&outs, n_probes, chunk_rows);
+    let (ref_level, ref_scores) = reference.expect("at least the scalar level ran");
+    let ref_n = ref_scores.len() / n_probes;
+    for p in 0..n_probes {
+        anyhow::ensure!(
+            scores[p * n..][..ref_n]
+                .iter()
+                .zip(&ref_scores[p * ref_n..][..ref_n])
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            "interleaved {level} disagrees with {ref_level} on probe {p}"
+        );
+    }
+    out_rows.push(row(
+        name,
+        format!("{bits}b/{level}-interleaved"),
+        (n, stride, n_probes, rots),
+        opts,
+        median,
+        scalar_rate,
+    ));
     Ok(out_rows)
+}
+
+/// One line of output: `shape` is (rows, bytes per row, probes, rotations).
+fn row(
+    suite: &str,
+    variant: String,
+    shape: (usize, usize, usize, usize),
+    opts: &Opts,
+    median: std::time::Duration,
+    scalar_rate: Option<f64>,
+) -> Row {
+    let (n, stride, n_probes, rots) = shape;
+    let comparisons = (n * n_probes * rots) as f64;
+    let rate = comparisons / median.as_secs_f64();
+    let row = Row::new(
+        suite,
+        variant,
+        n,
+        stride,
+        n_probes,
+        opts.threads,
+        comparisons,
+        median,
+    )
+    .with("rotations", rots)
+    .with("ns_per_comparison", 1e9 / rate * opts.threads as f64);
+    match scalar_rate {
+        Some(s) => row.with("speedup_vs_scalar", rate / s),
+        None => row,
+    }
+}
+
+/// The first `n` rows of `rows` in the interleaved format of the engine's iris segments.
+fn interleave(layout: &IrisLayout, rows: &[u8], n: usize) -> Vec<u8> {
+    let (rb, bb) = (layout.row_bytes(), interleaved::block_bytes(layout));
+    let mut blocks = vec![0u8; n.div_ceil(BLOCK_ROWS) * bb];
+    blocks
+        .par_chunks_mut(bb)
+        .zip(rows.par_chunks(BLOCK_ROWS * rb))
+        .for_each(|(block, group)| {
+            for (lane, r) in group.chunks_exact(rb).enumerate() {
+                interleaved::put_row(block, lane, r);
+            }
+        });
+    blocks
 }
 
 /// Reassembles chunked outputs into one `probes x rows` matrix.

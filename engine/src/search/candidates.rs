@@ -9,6 +9,7 @@ use crate::gallery::{prepare_finger, searchable, Modality, FACE_F32};
 use crate::record::Record;
 use abis_matchers::finger::FingerMatcher;
 use abis_matchers::{face, iris, SimdLevel};
+use std::borrow::Cow;
 
 /// Scores every modality a probe shares with a gallery row set: `row(m)` gives the record's row
 /// bytes in modality `m`'s first column, if it has one.
@@ -17,14 +18,14 @@ pub(crate) fn score_modalities<'a>(
     calibration: &Calibration,
     dim: usize,
     level: SimdLevel,
-    row: impl Fn(Modality) -> Option<&'a [u8]>,
+    row: impl Fn(Modality) -> Option<Cow<'a, [u8]>>,
 ) -> Result<Vec<ModalityScore>> {
     let mut scores = Vec::with_capacity(3);
     for m in [Modality::IrisLeft, Modality::IrisRight, Modality::Face] {
         let Some(bytes) = row(m) else { continue };
         if m == Modality::Face {
             if let Some(f) = &probe.record.face {
-                let cos = f64::from(face::dot_f32(&f.embedding, &as_f32(bytes)?[..dim]));
+                let cos = f64::from(face::dot_f32(&f.embedding, &as_f32(&bytes)?[..dim]));
                 scores.push(ModalityScore {
                     modality: m,
                     finger: None,
@@ -33,7 +34,7 @@ pub(crate) fn score_modalities<'a>(
                 });
             }
         } else if let Some(p) = &probe.iris[m.index()] {
-            let c = iris::compare(level, p, bytes);
+            let c = iris::compare(level, p, &bytes);
             scores.push(ModalityScore {
                 modality: m,
                 finger: None,
@@ -102,7 +103,7 @@ pub(crate) fn fuse_and_rank(
             |m| {
                 let seg = inner.segment(m);
                 let column = if m == Modality::Face { FACE_F32 } else { 0 };
-                seg.row_of(slot).map(|r| seg.column(column).row(r))
+                seg.row_of(slot).map(|r| seg.row(column, r))
             },
         )?;
         if finger_slots.binary_search(&slot).is_ok() {

@@ -1,10 +1,12 @@
-//! Iris first pass: every row of an eye's segment against every probe with that eye.
+//! Iris first pass: every row of an eye's segment against every probe with that eye, scanned in
+//! the segment's interleaved blocks.
 
 use super::{collect_hits, PreparedProbe};
 use crate::engine::Inner;
 use crate::error::{EngineError, Result};
 use crate::gallery::Modality;
 use abis_matchers::iris;
+use abis_matchers::iris::interleaved::BLOCK_ROWS;
 use abis_matchers::SimdLevel;
 
 /// Probes per kernel call: enough to reuse each gallery row many times, few enough that the
@@ -35,9 +37,10 @@ pub(crate) fn first_pass(
     if users.is_empty() || seg.is_empty() {
         return Ok(users.iter().map(|u| (u.0, Vec::new())).collect());
     }
-    let column = seg.column(0);
-    let (stride, rows) = (column.row_bytes(), column.rows());
-    let chunk = inner.search.chunk_rows.max(1);
+    // The segment stores rows interleaved eight at a time: chunks start on a block.
+    let blocks = seg.column(0).rows();
+    let block_bytes = seg.column(0).row_bytes();
+    let chunk = inner.search.chunk_rows.max(1).next_multiple_of(BLOCK_ROWS);
     let mut out = Vec::with_capacity(users.len());
     for group in users.chunks(PROBE_GROUP) {
         let kernels: Vec<iris::PreparedProbe> = group.iter().map(|g| g.1.clone()).collect();
@@ -47,8 +50,9 @@ pub(crate) fn first_pass(
             chunk,
             kernels.len(),
             |first, n, out: &mut [f32]| {
-                let block = &rows[first * stride..(first + n) * stride];
-                iris::scan(level, &kernels, block, stride, out)
+                let from = first / BLOCK_ROWS * block_bytes;
+                let chunk = &blocks[from..from + n.div_ceil(BLOCK_ROWS) * block_bytes];
+                iris::scan_interleaved(level, &kernels, chunk, n, out)
                     .map_err(|e| EngineError::template(modality.name(), e))
             },
             |p, d| d <= group[p].2,

@@ -67,7 +67,7 @@ impl Engine {
             &inner.calibration,
             inner.shape.face_dim,
             level,
-            |m| rows.get(m.index())?.as_ref().map(|s| s.column(0).row(0)),
+            |m| rows.get(m.index())?.as_ref().map(|s| s.row(0, 0)),
         )?;
         scores.extend(score_fingers(
             &prepared,

@@ -1,7 +1,8 @@
 //! Columns: fixed-stride rows of bytes, the unit of segment storage.
 //!
 //! Search needs only [`ColumnRead`]: the row width and one contiguous byte slice of every row, so
-//! a scan is a linear walk over memory. [`ColumnWrite`] adds appending. Two backends implement
+//! a scan is a linear walk over memory. [`ColumnWrite`] adds appending (and filling a row in
+//! place, for interleaved segments whose row unit is a block of records). Two backends implement
 //! both: [`MemColumn`] (heap, 64-byte aligned) and [`super::mmap::MmapColumn`] (a memory-mapped
 //! file with a checksummed header). The conformance tests in `tests.rs` run against both.
 
@@ -33,6 +34,9 @@ pub trait ColumnRead: Send + Sync {
 pub trait ColumnWrite: ColumnRead {
     /// Appends whole rows (`rows.len()` a multiple of `row_bytes()`).
     fn append(&mut self, rows: &[u8]) -> Result<()>;
+    /// Row `i` (`i < len()`), to fill in place: an interleaved segment appends a block of rows
+    /// once and then writes its lanes one record at a time.
+    fn row_mut(&mut self, i: usize) -> &mut [u8];
     /// Pushes appended rows towards stable storage (a no-op for memory). Segments are derived
     /// data, so this is about faster reopening, not about durability.
     fn flush(&self) -> Result<()>;
@@ -104,6 +108,11 @@ impl ColumnWrite for MemColumn {
         self.bytes_mut()[start..end].copy_from_slice(rows);
         self.rows += rows.len() / self.row_bytes;
         Ok(())
+    }
+    fn row_mut(&mut self, i: usize) -> &mut [u8] {
+        assert!(i < self.rows, "row {i} of {}", self.rows);
+        let w = self.row_bytes;
+        &mut self.bytes_mut()[i * w..(i + 1) * w]
     }
     fn flush(&self) -> Result<()> {
         Ok(())

@@ -180,6 +180,12 @@ impl ColumnWrite for MmapColumn {
         Ok(())
     }
 
+    fn row_mut(&mut self, i: usize) -> &mut [u8] {
+        assert!(i < self.rows, "row {i} of {}", self.rows);
+        let w = self.row_bytes;
+        &mut self.map[HEADER + i * w..HEADER + (i + 1) * w]
+    }
+
     fn flush(&self) -> Result<()> {
         self.map.flush().map_err(|e| EngineError::io(&self.path, e))
     }

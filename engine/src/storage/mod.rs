@@ -15,4 +15,4 @@ mod tests;
 pub use column::{ColumnRead, ColumnWrite, MemColumn};
 pub use mmap::MmapColumn;
 pub use rocks::{Store, StoreBatch};
-pub use segment::{Backend, RowMeta, Segment, SegmentSpec};
+pub use segment::{Backend, RowLayout, RowMeta, Segment, SegmentSpec};

@@ -5,11 +5,19 @@
 //! linear walk over contiguous memory. Each row's metadata holds the record's slot, one auxiliary
 //! float (the i8 scale of a face row) and a CRC-32 of the row's bytes in every column, so damage
 //! anywhere in a segment is detected on open and the segment is rebuilt.
+//!
+//! Iris segments store their rows interleaved ([`RowLayout::Interleaved`]): each column row is a
+//! block of eight records, word by word, which is what the wide iris kernel scans. A block is
+//! appended when its first record arrives and later records fill their lanes in place; lanes past
+//! the last record are never read as records (the metadata column's length says how many there
+//! are), so a crash between filling a lane and appending its metadata leaves nothing visible.
 
 use super::column::{ColumnRead, ColumnWrite, MemColumn};
 use super::mmap::MmapColumn;
 use crate::error::{EngineError, Result};
+use abis_matchers::iris::interleaved::{get_row, put_row, BLOCK_ROWS};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Bytes of one row's metadata.
@@ -25,16 +33,46 @@ pub enum Backend {
     Memory,
 }
 
-/// What a segment holds: a name (file stem), the row width of each column, and a kind tag
-/// written into every file header so files are never mixed up.
+/// How a segment's columns hold their rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLayout {
+    /// One row after another (face, fingers).
+    Rows,
+    /// [`BLOCK_ROWS`] rows per block, interleaved 64-bit word by word
+    /// ([`abis_matchers::iris::interleaved`]); every column's row width must be a multiple of 8.
+    Interleaved,
+}
+
+/// What a segment holds: a name (file stem), the row width of each column, how rows are laid
+/// out, and a kind tag written into every file header so files are never mixed up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentSpec {
     /// File stem, e.g. `iris-left`.
     pub name: String,
-    /// Row bytes of each column.
+    /// Row bytes of each column (of one record, also when interleaved).
     pub columns: Vec<usize>,
-    /// Kind tag (also encodes the shape, e.g. the layout or dimension).
+    /// Row layout of every column.
+    pub layout: RowLayout,
+    /// Kind tag (also encodes the shape and layout, so a file of another layout is refused).
     pub kind: u32,
+}
+
+impl SegmentSpec {
+    /// Bytes of one stored row of column `i`: a record's row, or a block of them.
+    fn stored_row_bytes(&self, i: usize) -> usize {
+        match self.layout {
+            RowLayout::Rows => self.columns[i],
+            RowLayout::Interleaved => BLOCK_ROWS * self.columns[i],
+        }
+    }
+
+    /// Stored rows that hold `records` records.
+    fn stored_rows(&self, records: usize) -> usize {
+        match self.layout {
+            RowLayout::Rows => records,
+            RowLayout::Interleaved => records.div_ceil(BLOCK_ROWS),
+        }
+    }
 }
 
 /// One row's metadata.
@@ -84,16 +122,16 @@ impl Segment {
         let mut columns: Vec<Col> = Vec::with_capacity(spec.columns.len());
         let meta: Col = match backend {
             Backend::Memory => {
-                for &w in &spec.columns {
-                    columns.push(Box::new(MemColumn::new(w)));
+                for i in 0..spec.columns.len() {
+                    columns.push(Box::new(MemColumn::new(spec.stored_row_bytes(i))));
                 }
                 Box::new(MemColumn::new(META_BYTES))
             }
             Backend::Mmap(dir) => {
-                for (i, &w) in spec.columns.iter().enumerate() {
+                for i in 0..spec.columns.len() {
                     columns.push(Box::new(MmapColumn::create(
                         &column_path(dir, spec, Some(i), tmp),
-                        w,
+                        spec.stored_row_bytes(i),
                         spec.kind,
                     )?));
                 }
@@ -121,10 +159,10 @@ impl Segment {
             Backend::Mmap(dir) => dir,
         };
         let mut columns: Vec<Col> = Vec::with_capacity(spec.columns.len());
-        for (i, &w) in spec.columns.iter().enumerate() {
+        for i in 0..spec.columns.len() {
             columns.push(Box::new(open_existing(
                 &column_path(dir, spec, Some(i), false),
-                w,
+                spec.stored_row_bytes(i),
                 spec.kind,
             )?));
         }
@@ -146,10 +184,14 @@ impl Segment {
 
     fn verify(&self) -> Result<()> {
         let rows = self.meta.len();
-        if let Some(c) = self.columns.iter().find(|c| c.len() != rows) {
+        let stored = self.spec.stored_rows(rows);
+        if let Some(c) = self.columns.iter().find(|c| c.len() != stored) {
             return Err(EngineError::corruption(
                 &self.spec.name,
-                format!("column holds {} rows, metadata {rows}", c.len()),
+                format!(
+                    "column holds {} stored rows, metadata {rows} records ({stored} stored rows)",
+                    c.len()
+                ),
             ));
         }
         let bad = (0..rows)
@@ -193,10 +235,23 @@ impl Segment {
 
     fn row_crc(&self, i: usize) -> u32 {
         let mut h = crc32fast::Hasher::new();
-        for c in &self.columns {
-            h.update(c.row(i));
+        for c in 0..self.columns.len() {
+            h.update(&self.row(c, i));
         }
         h.finalize()
+    }
+
+    /// Record `i`'s row in column `c`: borrowed, or copied out of its block when interleaved.
+    pub fn row(&self, c: usize, i: usize) -> Cow<'_, [u8]> {
+        let column = &self.columns[c];
+        match self.spec.layout {
+            RowLayout::Rows => Cow::Borrowed(column.row(i)),
+            RowLayout::Interleaved => {
+                let mut row = vec![0u8; self.spec.columns[c]];
+                get_row(column.row(i / BLOCK_ROWS), i % BLOCK_ROWS, &mut row);
+                Cow::Owned(row)
+            }
+        }
     }
 
     /// Appends one row: one slice per column (each exactly that column's row width). Slots must
@@ -207,12 +262,22 @@ impl Segment {
             self.last_slot().is_none_or(|s| s < slot),
             "slots are appended in order"
         );
-        let mut h = crc32fast::Hasher::new();
-        for (c, r) in self.columns.iter_mut().zip(rows) {
-            h.update(r);
-            c.append(r)?;
-        }
         let row = self.len();
+        let mut h = crc32fast::Hasher::new();
+        for (i, (c, r)) in self.columns.iter_mut().zip(rows).enumerate() {
+            debug_assert_eq!(r.len(), self.spec.columns[i]);
+            h.update(r);
+            match self.spec.layout {
+                RowLayout::Rows => c.append(r)?,
+                RowLayout::Interleaved => {
+                    let (block, lane) = (row / BLOCK_ROWS, row % BLOCK_ROWS);
+                    if lane == 0 {
+                        c.append(&vec![0u8; BLOCK_ROWS * r.len()])?;
+                    }
+                    put_row(c.row_mut(block), lane, r);
+                }
+            }
+        }
         self.meta.append(
             &RowMeta {
                 slot,
@@ -261,7 +326,8 @@ impl Segment {
         self.len() == 0
     }
 
-    /// Column `i`, for scanning.
+    /// Column `i`, for scanning: its rows are records' rows, or for an interleaved segment
+    /// blocks of [`BLOCK_ROWS`] records (exactly `len().div_ceil(BLOCK_ROWS)` of them).
     pub fn column(&self, i: usize) -> &dyn ColumnRead {
         self.columns[i].as_ref()
     }

@@ -21,12 +21,13 @@
 //!   gives bit-identical results.
 
 mod hamming;
+pub mod interleaved;
 mod layout;
 mod probe;
 mod rotation;
 mod score;
 
-pub use hamming::{compare, scan};
+pub use hamming::{compare, scan, scan_interleaved};
 pub use layout::{IrisLayout, MAX_CODE_BITS};
 pub use probe::PreparedProbe;
 pub use rotation::RotationSearch;

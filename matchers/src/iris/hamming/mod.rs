@@ -19,6 +19,8 @@ mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512;
 
+use super::interleaved::{block_bytes, get_row, BLOCK_ROWS};
+use super::layout::IrisLayout;
 use super::probe::PreparedProbe;
 use super::score::IrisComparison;
 use crate::error::{MatchError, Result};
@@ -111,9 +113,124 @@ pub fn scan(
     row_stride: usize,
     out: &mut [f32],
 ) -> Result<()> {
+    let Some(layout) = probe_layout(probes, out)? else {
+        return Ok(());
+    };
+    let min_stride = 2 * layout.code_bytes();
+    if row_stride < min_stride {
+        return Err(MatchError::WrongLength {
+            what: "iris row stride",
+            expected: min_stride,
+            actual: row_stride,
+        });
+    }
+    let n = rows.len() / row_stride;
+    if rows.len() != n * row_stride {
+        return Err(MatchError::WrongLength {
+            what: "iris gallery rows (a whole number of strides)",
+            expected: (n + 1) * row_stride,
+            actual: rows.len(),
+        });
+    }
+    check_out(probes, n, out)?;
+    if n == 0 {
+        return Ok(());
+    }
+    match level.clamp_to_cpu() {
+        SimdLevel::Scalar => scalar::scan(probes, rows, row_stride, n, out),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: clamped to the CPU, so AVX-512 F/BW/VL/VPOPCNTDQ are present; probes share the
+        // layout, `rows` holds `n` rows of `row_stride >= 2 * code_bytes` and `out` is
+        // `probes.len() * n` long (all checked above).
+        SimdLevel::Avx512 => unsafe { x86_avx512::scan(probes, rows, row_stride, n, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, with AVX2 present.
+        SimdLevel::Avx2 => unsafe { x86_avx2::scan(probes, rows, row_stride, n, out) },
+        _ => portable::scan(probes, rows, row_stride, n, out),
+    }
+    Ok(())
+}
+
+/// [`scan`] over the first `n` rows of gallery blocks in the interleaved format
+/// ([`super::interleaved`]): `out[p * n + r]` is the best [`scan_score`](super::scan_score) of
+/// `probes[p]` against row `r`, bit-identical to [`scan`] over the same rows on every level.
+/// `blocks` holds exactly `n.div_ceil(BLOCK_ROWS)` blocks of the probes' layout (lanes past
+/// row `n - 1` in the last block are ignored).
+///
+/// AVX-512 scans the blocks directly; the other levels copy a few blocks at a time back into rows
+/// and run their [`scan`] kernel.
+pub fn scan_interleaved(
+    level: SimdLevel,
+    probes: &[PreparedProbe],
+    blocks: &[u8],
+    n: usize,
+    out: &mut [f32],
+) -> Result<()> {
+    let Some(layout) = probe_layout(probes, out)? else {
+        return Ok(());
+    };
+    let expected = n.div_ceil(BLOCK_ROWS) * block_bytes(&layout);
+    if blocks.len() != expected {
+        return Err(MatchError::WrongLength {
+            what: "interleaved iris blocks",
+            expected,
+            actual: blocks.len(),
+        });
+    }
+    check_out(probes, n, out)?;
+    if n == 0 {
+        return Ok(());
+    }
+    match level.clamp_to_cpu() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: clamped to the CPU, so AVX-512 F/VL/VPOPCNTDQ are present; probes share the
+        // layout, `blocks` holds `ceil(n / 8)` blocks of it and `out` is `probes.len() * n` long
+        // (all checked above).
+        SimdLevel::Avx512 => unsafe { x86_avx512::scan_interleaved(probes, blocks, n, out) },
+        other => scan_interleaved_via_rows(other, probes, blocks, n, out),
+    }
+    Ok(())
+}
+
+/// Blocks copied back into rows per [`scan`] call of the fallback: 16 blocks of Daugman rows are
+/// 64 KiB, in L2 while every probe passes over them.
+const FALLBACK_BLOCKS: usize = 16;
+
+/// [`scan_interleaved`] for levels without an interleaved kernel: a few blocks at a time are
+/// turned back into rows and scanned by the level's row kernel.
+fn scan_interleaved_via_rows(
+    level: SimdLevel,
+    probes: &[PreparedProbe],
+    blocks: &[u8],
+    n: usize,
+    out: &mut [f32],
+) {
+    let layout = *probes[0].layout();
+    let (rb, bb) = (layout.row_bytes(), block_bytes(&layout));
+    let tile_rows = FALLBACK_BLOCKS * BLOCK_ROWS;
+    let mut rows = vec![0u8; tile_rows * rb];
+    let mut tile_out = vec![0f32; probes.len() * tile_rows];
+    for first in (0..n).step_by(tile_rows) {
+        let t = tile_rows.min(n - first);
+        for r in 0..t {
+            let block = &blocks[(first + r) / BLOCK_ROWS * bb..][..bb];
+            get_row(block, r % BLOCK_ROWS, &mut rows[r * rb..(r + 1) * rb]);
+        }
+        let tile_out = &mut tile_out[..probes.len() * t];
+        // The rows are whole strides and the output is sized for them: this cannot fail.
+        scan(level, probes, &rows[..t * rb], rb, tile_out)
+            .expect("a tile of whole rows with a matching output");
+        for (p, o) in tile_out.chunks_exact(t).enumerate() {
+            out[p * n + first..][..t].copy_from_slice(o);
+        }
+    }
+}
+
+/// The layout all `probes` share, or `None` (with `out` empty) when there is no probe.
+fn probe_layout(probes: &[PreparedProbe], out: &[f32]) -> Result<Option<IrisLayout>> {
     let Some(first) = probes.first() else {
         return if out.is_empty() {
-            Ok(())
+            Ok(None)
         } else {
             Err(MatchError::WrongLength {
                 what: "iris scan output",
@@ -132,43 +249,17 @@ pub fn scan(
             reason: "every probe of a scan must share the first probe's layout",
         });
     }
-    let min_stride = 2 * layout.code_bytes();
-    if row_stride < min_stride {
-        return Err(MatchError::WrongLength {
-            what: "iris row stride",
-            expected: min_stride,
-            actual: row_stride,
-        });
-    }
-    let n = rows.len() / row_stride;
-    if rows.len() != n * row_stride {
-        return Err(MatchError::WrongLength {
-            what: "iris gallery rows (a whole number of strides)",
-            expected: (n + 1) * row_stride,
-            actual: rows.len(),
-        });
-    }
+    Ok(Some(layout))
+}
+
+/// Checks that `out` holds one score per (probe, row).
+fn check_out(probes: &[PreparedProbe], n: usize, out: &[f32]) -> Result<()> {
     if out.len() != probes.len() * n {
         return Err(MatchError::WrongLength {
             what: "iris scan output",
             expected: probes.len() * n,
             actual: out.len(),
         });
-    }
-    if n == 0 {
-        return Ok(());
-    }
-    match level.clamp_to_cpu() {
-        SimdLevel::Scalar => scalar::scan(probes, rows, row_stride, n, out),
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: clamped to the CPU, so AVX-512 F/BW/VL/VPOPCNTDQ are present; probes share the
-        // layout, `rows` holds `n` rows of `row_stride >= 2 * code_bytes` and `out` is
-        // `probes.len() * n` long (all checked above).
-        SimdLevel::Avx512 => unsafe { x86_avx512::scan(probes, rows, row_stride, n, out) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above, with AVX2 present.
-        SimdLevel::Avx2 => unsafe { x86_avx2::scan(probes, rows, row_stride, n, out) },
-        _ => portable::scan(probes, rows, row_stride, n, out),
     }
     Ok(())
 }

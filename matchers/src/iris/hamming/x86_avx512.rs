@@ -30,7 +30,10 @@
 //!   word at a time inside the word loop, since hardware prefetch alone leaves the long-row scan
 //!   from DRAM at a third of its in-cache speed).
 
+mod interleaved;
 mod scores;
+
+pub(super) use interleaved::scan_interleaved;
 
 use super::{Counts, GROUP};
 use crate::iris::probe::PreparedProbe;
