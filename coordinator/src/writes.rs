@@ -15,10 +15,12 @@
 
 use crate::cluster::{unavailable, Cluster};
 use abis_proto::status::{error_detail_of, status_from_detail, ToErrorDetail};
+use abis_proto::v1::shard_client::ShardClient;
 use abis_proto::v1::{self, ErrorDetail};
 use abis_proto::{reference_id, slot_of, ProtoError, MAX_BATCH_ITEMS};
 use std::sync::Arc;
 use tokio::task::JoinSet;
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 fn check_count(field: &str, n: usize) -> Result<(), Status> {
@@ -136,24 +138,64 @@ trait PerItem {
     fn items(self) -> Vec<(i32, Option<ErrorDetail>)>;
 }
 
-impl PerItem for v1::InsertResponse {
-    fn items(self) -> Vec<(i32, Option<ErrorDetail>)> {
-        let r = self;
-        r.results
-            .into_iter()
-            .map(|r| (r.outcome, r.error))
-            .collect()
-    }
+macro_rules! per_item {
+    ($($response:ty),*) => {$(
+        impl PerItem for $response {
+            fn items(self) -> Vec<(i32, Option<ErrorDetail>)> {
+                self.results.into_iter().map(|r| (r.outcome, r.error)).collect()
+            }
+        }
+    )*};
+}
+per_item!(v1::InsertResponse, v1::DeleteResponse);
+
+/// How one item of a write ended on all its replicas.
+enum Settled {
+    /// Some replica failed (or could not be reached): not acknowledged.
+    Failed(ErrorDetail),
+    /// Acknowledged, and at least one replica changed (inserted, deleted).
+    Changed,
+    /// Acknowledged, and no replica had to change anything (already present, not found).
+    Unchanged,
 }
 
-impl PerItem for v1::DeleteResponse {
-    fn items(self) -> Vec<(i32, Option<ErrorDetail>)> {
-        let r = self;
-        r.results
-            .into_iter()
-            .map(|r| (r.outcome, r.error))
-            .collect()
+/// One write of `items` to every replica of each item's slot: checks the batch, sends each node
+/// `send(client, its items, map epoch)`, and settles each item; `changed` is the node outcome
+/// meaning that the node changed something.
+async fn write<T, R, Fut>(
+    cluster: &Arc<Cluster>,
+    field: &str,
+    items: &[T],
+    id_of: impl Fn(&T) -> &str,
+    send: impl Fn(ShardClient<Channel>, Vec<T>, u64) -> Fut,
+    changed: i32,
+) -> Result<Vec<Settled>, Status>
+where
+    T: Clone,
+    R: PerItem + Send + 'static,
+    Fut: std::future::Future<Output = Result<tonic::Response<R>, Status>> + Send + 'static,
+{
+    check_count(field, items.len())?;
+    let ids: Vec<&str> = items.iter().map(&id_of).collect();
+    for (i, id) in ids.iter().enumerate() {
+        check_id(id, i)?;
     }
+    let epoch = cluster.map.epoch;
+    let acks = fan_out(cluster, &ids, |node, indices| {
+        let batch = indices.iter().map(|&i| items[i].clone()).collect();
+        send(cluster.client(node), batch, epoch)
+    })
+    .await?;
+    Ok(acks
+        .outcomes
+        .into_iter()
+        .zip(acks.errors)
+        .map(|(outcomes, error)| match error {
+            Some(e) => Settled::Failed(e),
+            None if outcomes.contains(&changed) => Settled::Changed,
+            None => Settled::Unchanged,
+        })
+        .collect())
 }
 
 /// Inserts on every replica; per-record results as `Abis.Insert` describes them.
@@ -161,37 +203,30 @@ pub async fn insert(
     cluster: &Arc<Cluster>,
     records: Vec<v1::Record>,
 ) -> Result<Vec<v1::InsertResult>, Status> {
-    check_count("records", records.len())?;
-    for (i, r) in records.iter().enumerate() {
-        check_id(&r.reference_id, i)?;
-    }
-    let ids: Vec<&str> = records.iter().map(|r| r.reference_id.as_str()).collect();
-    let epoch = cluster.map.epoch;
-    let acks = fan_out(cluster, &ids, |node, indices| {
-        let mut client = cluster.client(node);
-        let batch = indices.iter().map(|&i| records[i].clone()).collect();
-        async move {
+    let settled = write(
+        cluster,
+        "records",
+        &records,
+        |r| r.reference_id.as_str(),
+        |mut client, records, map_epoch| async move {
             client
-                .insert(v1::ShardInsertRequest {
-                    records: batch,
-                    map_epoch: epoch,
-                })
+                .insert(v1::ShardInsertRequest { records, map_epoch })
                 .await
-        }
-    })
+        },
+        v1::InsertOutcome::Inserted as i32,
+    )
     .await?;
-    let inserted = v1::InsertOutcome::Inserted as i32;
-    Ok(ids
-        .iter()
-        .zip(acks.outcomes.into_iter().zip(acks.errors))
-        .map(|(id, (outcomes, error))| {
-            let outcome = match (&error, outcomes.contains(&inserted)) {
-                (Some(_), _) => v1::InsertOutcome::Unspecified,
-                (None, true) => v1::InsertOutcome::Inserted,
-                (None, false) => v1::InsertOutcome::AlreadyPresent,
+    Ok(records
+        .into_iter()
+        .zip(settled)
+        .map(|(r, settled)| {
+            let (outcome, error) = match settled {
+                Settled::Failed(e) => (v1::InsertOutcome::Unspecified, Some(e)),
+                Settled::Changed => (v1::InsertOutcome::Inserted, None),
+                Settled::Unchanged => (v1::InsertOutcome::AlreadyPresent, None),
             };
             v1::InsertResult {
-                reference_id: (*id).to_owned(),
+                reference_id: r.reference_id,
                 outcome: outcome as i32,
                 error,
             }
@@ -204,37 +239,33 @@ pub async fn delete(
     cluster: &Arc<Cluster>,
     reference_ids: Vec<String>,
 ) -> Result<Vec<v1::DeleteResult>, Status> {
-    check_count("reference_ids", reference_ids.len())?;
-    for (i, id) in reference_ids.iter().enumerate() {
-        check_id(id, i)?;
-    }
-    let ids: Vec<&str> = reference_ids.iter().map(String::as_str).collect();
-    let epoch = cluster.map.epoch;
-    let acks = fan_out(cluster, &ids, |node, indices| {
-        let mut client = cluster.client(node);
-        let batch = indices.iter().map(|&i| reference_ids[i].clone()).collect();
-        async move {
+    let settled = write(
+        cluster,
+        "reference_ids",
+        &reference_ids,
+        String::as_str,
+        |mut client, reference_ids, map_epoch| async move {
             client
                 .delete(v1::ShardDeleteRequest {
-                    reference_ids: batch,
-                    map_epoch: epoch,
+                    reference_ids,
+                    map_epoch,
                 })
                 .await
-        }
-    })
+        },
+        v1::DeleteOutcome::Deleted as i32,
+    )
     .await?;
-    let deleted = v1::DeleteOutcome::Deleted as i32;
-    Ok(ids
-        .iter()
-        .zip(acks.outcomes.into_iter().zip(acks.errors))
-        .map(|(id, (outcomes, error))| {
-            let outcome = match (&error, outcomes.contains(&deleted)) {
-                (Some(_), _) => v1::DeleteOutcome::Unspecified,
-                (None, true) => v1::DeleteOutcome::Deleted,
-                (None, false) => v1::DeleteOutcome::NotFound,
+    Ok(reference_ids
+        .into_iter()
+        .zip(settled)
+        .map(|(reference_id, settled)| {
+            let (outcome, error) = match settled {
+                Settled::Failed(e) => (v1::DeleteOutcome::Unspecified, Some(e)),
+                Settled::Changed => (v1::DeleteOutcome::Deleted, None),
+                Settled::Unchanged => (v1::DeleteOutcome::NotFound, None),
             };
             v1::DeleteResult {
-                reference_id: (*id).to_owned(),
+                reference_id,
                 outcome: outcome as i32,
                 error,
             }

@@ -41,5 +41,5 @@ pub use record::{
     MAX_REFERENCE_ID_BYTES,
 };
 pub use search::{
-    Candidate, IdentifyRequest, IdentifyResult, ModalityScore, Threshold, VerifyResult,
+    Candidate, IdentifyRequest, IdentifyResult, ModalityScore, StageTimes, Threshold, VerifyResult,
 };

@@ -60,6 +60,11 @@ fn dedup_finds_planted_duplicates_and_not_new_people() {
         assert!(top.fused_score >= r.threshold);
         assert!(!top.scores.is_empty());
     }
+    // The timed form answers the same and says where the time went.
+    let (timed, stages) = engine.identify_batch_timed(&dups, &request).unwrap();
+    assert_eq!(timed, dup_results);
+    assert!(stages.first_stage > std::time::Duration::ZERO);
+    assert!(stages.rerank > std::time::Duration::ZERO);
     let new_results = engine.identify_batch(&new, &request).unwrap();
     let flagged = new_results
         .iter()

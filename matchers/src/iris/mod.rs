@@ -16,6 +16,9 @@
 //! - [`scan`] is the block kernel: tiles of gallery rows against every probe and rotation while the
 //!   tile is in cache, writing the best normalised distance per (probe, row) as f32
 //!   ([`scan_score`]). [`compare`] reports one pair in full ([`IrisComparison`]).
+//! - [`scan_interleaved`] does what [`scan`] does over rows stored eight at a time, word by word
+//!   ([`interleaved`]), the engine's segment format: on AVX-512 each vector lane holds one gallery
+//!   row, so no lane idles and no reduction across lanes is needed (about 1.3x [`scan`] per core).
 //! - Kernels (in `hamming/`, one instruction set per file) produce integer bit counts only; the
 //!   distances are computed from them by the shared functions of `score.rs`, so every SIMD level
 //!   gives bit-identical results.
