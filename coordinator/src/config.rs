@@ -7,6 +7,7 @@
 //! in plaintext when a token file is given.
 
 use crate::shard_map::NodeEntry;
+pub use abis_server_kit::tls::TlsPem;
 use anyhow::{bail, Context};
 use clap::Parser;
 use std::net::SocketAddr;
@@ -81,7 +82,7 @@ pub struct ApiArgs {
 /// The public API's security as validated: server TLS (with the client CA) and the tokens.
 pub struct ApiSecurity {
     /// Server TLS; `None` for plaintext.
-    pub tls: Option<Tls>,
+    pub tls: Option<TlsPem>,
     /// Accepted bearer tokens; empty: no token check.
     pub tokens: Vec<String>,
 }
@@ -126,7 +127,7 @@ impl ApiArgs {
             bail!("no client authentication: pass --token-file and/or --client-ca");
         }
         Ok(ApiSecurity {
-            tls: Some(Tls {
+            tls: Some(TlsPem {
                 cert,
                 key,
                 ca: client_ca,
@@ -134,17 +135,6 @@ impl ApiArgs {
             tokens,
         })
     }
-}
-
-/// PEM material of one side.
-#[derive(Debug, Clone)]
-pub struct Tls {
-    /// Certificate chain.
-    pub cert: Vec<u8>,
-    /// Private key.
-    pub key: Vec<u8>,
-    /// The CA of the other side.
-    pub ca: Option<Vec<u8>>,
 }
 
 /// Validated configuration.
@@ -165,9 +155,9 @@ pub struct Config {
     /// Pause between job attempts.
     pub job_retry: Duration,
     /// Server TLS (with the client CA when clients authenticate by certificate).
-    pub server_tls: Option<Tls>,
+    pub server_tls: Option<TlsPem>,
     /// Client TLS towards shard nodes (CA of the nodes always set).
-    pub shard_tls: Option<Tls>,
+    pub shard_tls: Option<TlsPem>,
     /// Accepted bearer tokens; empty: no token check.
     pub tokens: Vec<String>,
 }
@@ -206,7 +196,7 @@ impl Args {
             let (Some(cert), Some(key), Some(ca)) = client else {
                 bail!("mutual TLS to the shard nodes needs --shard-ca, --client-cert and --client-key");
             };
-            Some(Tls {
+            Some(TlsPem {
                 cert,
                 key,
                 ca: Some(ca),

@@ -12,7 +12,7 @@
 
 use crate::auth::Auth;
 use crate::cluster::{Connector, MAX_MESSAGE_BYTES};
-use crate::config::Config;
+use crate::config::{Config, TlsPem};
 use crate::jobs::JobStore;
 use crate::rebalance::Rebalancer;
 use crate::service::Coordinator;
@@ -26,7 +26,7 @@ use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
 /// How often shard nodes are probed.
 const PROBE_PERIOD: Duration = Duration::from_millis(500);
@@ -48,15 +48,8 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         epoch = map.epoch,
         "shard map open"
     );
-    let shard_tls = config.shard_tls.as_ref().map(|t| {
-        let mut tls = ClientTlsConfig::new().identity(Identity::from_pem(&t.cert, &t.key));
-        if let Some(ca) = &t.ca {
-            tls = tls.ca_certificate(Certificate::from_pem(ca));
-        }
-        tls
-    });
     let connector = Connector {
-        tls: shard_tls,
+        tls: config.shard_tls.as_ref().map(TlsPem::client),
         timeout: config.shard_timeout,
     };
     let topology = Arc::new(Topology::new(
@@ -110,14 +103,9 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
     };
     let mut builder = Server::builder();
     if let Some(tls) = &config.server_tls {
-        let mut server = ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert, &tls.key));
-        if let Some(ca) = &tls.ca {
-            server = server
-                .client_ca_root(Certificate::from_pem(ca))
-                .client_auth_optional(!config.tokens.is_empty());
-        }
+        // With tokens configured, a client may authenticate by token instead of certificate.
         builder = builder
-            .tls_config(server)
+            .tls_config(tls.server(!config.tokens.is_empty()))
             .context("bad TLS configuration")?;
     } else {
         tracing::warn!("serving plaintext gRPC (--insecure-plaintext)");

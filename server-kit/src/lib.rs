@@ -7,7 +7,8 @@
 //! - [`listen`]: binds the listening socket and announces the bound address on stdout (the only
 //!   thing servers print there, so scripts and tests can find a port chosen with `:0`).
 //! - [`shutdown_signal`]: waits for SIGTERM or SIGINT.
-//! - [`pki`]: a CA made on the spot, for TLS hops set up by one program.
+//! - [`pki`]: a CA made on the spot, for TLS hops set up by one program; [`tls`]: PEM material
+//!   and the tonic TLS configurations every server and client here builds from it.
 //! - [`process`]: starting a server binary as a child and waiting for its announcement.
 //! - [`Launch`]: the same server run as its own process (the above) or inside another
 //!   program (`abis serve` runs a shard node and a coordinator in one process): quiet binding
@@ -15,6 +16,7 @@
 
 pub mod pki;
 pub mod process;
+pub mod tls;
 
 use anyhow::Context;
 use std::future::Future;

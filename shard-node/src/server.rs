@@ -24,12 +24,13 @@ use crate::service::ShardService;
 use crate::slots::SlotCounts;
 use abis_engine::{Engine, EngineOptions};
 use abis_proto::v1::shard_server::ShardServer;
+use abis_server_kit::tls::TlsPem;
 use abis_server_kit::Launch;
 use anyhow::Context;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::{Server, ServerTlsConfig};
 
 /// Largest gRPC message received or sent.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
@@ -150,15 +151,7 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Mutual TLS: the coordinator must present a certificate signed by the client CA.
 fn tls_config(tls: &TlsPaths) -> anyhow::Result<ServerTlsConfig> {
-    let read = |path: &std::path::Path, what: &str| {
-        std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
-    };
-    let cert = read(&tls.cert, "TLS certificate")?;
-    let key = read(&tls.key, "TLS key")?;
-    let ca = read(&tls.client_ca, "client CA")?;
-    // A client CA makes tonic require a client certificate signed by it (mutual TLS).
-    Ok(ServerTlsConfig::new()
-        .identity(Identity::from_pem(cert, key))
-        .client_ca_root(Certificate::from_pem(ca)))
+    Ok(TlsPem::read(&tls.cert, &tls.key, Some(&tls.client_ca))?.server(false))
 }

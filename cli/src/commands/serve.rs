@@ -11,7 +11,7 @@
 //! side is secured like the coordinator's (`--tls-cert`, `--tls-key`, `--token-file`,
 //! `--client-ca`), or plaintext with `--insecure-plaintext`.
 
-use abis_coordinator::config::{ApiArgs, Config as CoordinatorConfig, Tls};
+use abis_coordinator::config::{ApiArgs, Config as CoordinatorConfig, TlsPem};
 use abis_coordinator::shard_map::NodeEntry;
 use abis_server_kit::pki::Ca;
 use abis_server_kit::Launch;
@@ -48,7 +48,7 @@ pub struct Args {
 /// The loopback hop's certificates, written (owner-only) under `dir`.
 struct Internal {
     shard: TlsPaths,
-    coordinator: Tls,
+    coordinator: TlsPem,
 }
 
 fn internal_tls(dir: &Path) -> anyhow::Result<Internal> {
@@ -76,7 +76,7 @@ fn internal_tls(dir: &Path) -> anyhow::Result<Internal> {
             key: write("shard.key", &server.key)?,
             client_ca: write("ca.crt", &ca.pem())?,
         },
-        coordinator: Tls {
+        coordinator: TlsPem {
             cert: client.cert.into_bytes(),
             key: client.key.into_bytes(),
             ca: Some(ca.pem().into_bytes()),
