@@ -27,6 +27,15 @@ pub enum InsertOutcome {
     AlreadyPresent,
 }
 
+/// Outcome of one delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// The record was enrolled and is now deleted.
+    Deleted,
+    /// No record had this reference id (or an earlier item of the same batch deleted it).
+    NotFound,
+}
+
 /// A snapshot of the gallery's size and storage.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Stats {
@@ -326,20 +335,41 @@ impl Engine {
         Ok(outcomes)
     }
 
-    /// Deletes a record: durable tombstone first, rows reclaimed by [`Engine::compact`].
+    /// Deletes a record: durable tombstone first, rows reclaimed by [`Engine::compact`]. An id
+    /// that is not enrolled is [`EngineError::NotFound`].
     pub fn delete(&self, id: &ReferenceId) -> Result<()> {
+        match self.delete_batch(std::slice::from_ref(id))?[0] {
+            DeleteOutcome::Deleted => Ok(()),
+            DeleteOutcome::NotFound => Err(EngineError::NotFound(id.to_string())),
+        }
+    }
+
+    /// Deletes a batch of records in one durable write (one fsync for the whole batch), and
+    /// says per id whether it was enrolled. Nothing is deleted if the write fails.
+    pub fn delete_batch(&self, ids: &[ReferenceId]) -> Result<Vec<DeleteOutcome>> {
         let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        let slot = inner
-            .store
-            .slot_of(id)?
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         let mut batch = inner.store.batch();
-        batch.delete_record(&inner.store, id, slot);
+        let mut slots = std::collections::HashSet::new();
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for id in ids {
+            outcomes.push(match inner.store.slot_of(id)? {
+                Some(slot) if slots.insert(slot) => {
+                    batch.delete_record(&inner.store, id, slot);
+                    DeleteOutcome::Deleted
+                }
+                _ => DeleteOutcome::NotFound,
+            });
+        }
+        if slots.is_empty() {
+            return Ok(outcomes);
+        }
         inner.store.commit(batch)?;
-        inner.mark_dead(slot);
-        inner.live -= 1;
-        inner.tombstones += 1;
-        Ok(())
+        for &slot in &slots {
+            inner.mark_dead(slot);
+        }
+        inner.live -= slots.len() as u64;
+        inner.tombstones += slots.len() as u64;
+        Ok(outcomes)
     }
 
     /// The stored record of a reference id.

@@ -33,7 +33,7 @@ pub mod storage;
 
 pub use calibration::Calibration;
 pub use config::{EngineOptions, FaceFirstPass, GalleryConfig, SearchConfig};
-pub use engine::{Engine, InsertOutcome, SegmentStats, Stats};
+pub use engine::{DeleteOutcome, Engine, InsertOutcome, SegmentStats, Stats};
 pub use error::{EngineError, Result};
 pub use gallery::Modality;
 pub use record::{

@@ -239,18 +239,38 @@ fn deletes_hide_records_and_compaction_reclaims_rows() {
             .candidates
             .iter()
             .all(|c| c.reference_id != pop.reference_id(9)));
+        // A batch: one durable write, an outcome per id; a repeated id is deleted once.
+        let batch = [
+            pop.reference_id(20),
+            id("never-enrolled"),
+            pop.reference_id(9),
+            pop.reference_id(21),
+            pop.reference_id(20),
+        ];
+        use abis_engine::DeleteOutcome::{Deleted, NotFound};
+        assert_eq!(
+            engine.delete_batch(&batch).unwrap(),
+            vec![Deleted, NotFound, NotFound, Deleted, NotFound]
+        );
+        assert_eq!(engine.len(), 197);
+        assert_eq!(engine.delete_batch(&[]).unwrap(), vec![]);
     }
     // Tombstones survive a reopen; compaction then drops the rows.
     let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
-    assert_eq!(engine.stats().pending_tombstones, 1);
+    assert_eq!(engine.len(), 197);
+    assert_eq!(engine.stats().pending_tombstones, 3);
+    assert!(matches!(
+        engine.get(&pop.reference_id(21)),
+        Err(EngineError::NotFound(_))
+    ));
     let after = engine
         .identify(&probe, &IdentifyRequest::default())
         .unwrap();
     assert!(after.candidates.is_empty());
     let reclaimed = engine.compact().unwrap();
     assert!(
-        reclaimed >= 2,
-        "an iris pair and a face, reclaimed {reclaimed}"
+        reclaimed >= 6,
+        "three records' iris pairs and faces, reclaimed {reclaimed}"
     );
     assert_eq!(engine.stats().pending_tombstones, 0);
     // Re-enrolling the same id after deletion is a fresh insert.

@@ -15,7 +15,7 @@
 
 use crate::node::{item_status, Node};
 use crate::slots::{self, SlotCounts, MAX_SCAN_PAGE};
-use abis_engine::{EngineError, IdentifyRequest, InsertOutcome, Record, Threshold};
+use abis_engine::{DeleteOutcome, EngineError, IdentifyRequest, InsertOutcome, Record, Threshold};
 use abis_proto::status::ToErrorDetail;
 use abis_proto::v1::shard_server::Shard;
 use abis_proto::v1::{self, SlotRange};
@@ -146,23 +146,27 @@ impl Shard for ShardService {
             let _fence = node.admit(req.map_epoch).await?;
             let (engine, slots) = (node.engine.clone(), node.slots.clone());
             let results = Node::blocking(move || {
-                ids.into_iter()
-                    .map(|id| {
-                        let outcome = match engine.delete(&id) {
-                            Ok(()) => {
-                                slots.removed(id.as_str());
-                                v1::DeleteOutcome::Deleted
+                // One durable write for the whole batch.
+                let outcomes = engine.delete_batch(&ids).map_err(|e| e.to_status())?;
+                Ok::<_, Status>(
+                    ids.into_iter()
+                        .zip(outcomes)
+                        .map(|(id, outcome)| {
+                            let outcome = match outcome {
+                                DeleteOutcome::Deleted => {
+                                    slots.removed(id.as_str());
+                                    v1::DeleteOutcome::Deleted
+                                }
+                                DeleteOutcome::NotFound => v1::DeleteOutcome::NotFound,
+                            };
+                            v1::DeleteResult {
+                                reference_id: id.as_str().to_owned(),
+                                outcome: outcome as i32,
+                                error: None,
                             }
-                            Err(EngineError::NotFound(_)) => v1::DeleteOutcome::NotFound,
-                            Err(e) => return Err(e.to_status()),
-                        };
-                        Ok(v1::DeleteResult {
-                            reference_id: id.as_str().to_owned(),
-                            outcome: outcome as i32,
-                            error: None,
                         })
-                    })
-                    .collect::<Result<Vec<_>, Status>>()
+                        .collect(),
+                )
             })
             .await?;
             Ok(v1::DeleteResponse { results })

@@ -13,7 +13,7 @@
 //! resumable (`after_reference_id`) and tolerates writes running beside it: records inserted or
 //! deleted meanwhile may or may not appear, as the API allows.
 
-use abis_engine::{Engine, EngineError, ReferenceId};
+use abis_engine::{DeleteOutcome, Engine, EngineError, ReferenceId};
 use abis_matchers::iris::IrisLayout;
 use abis_proto::record_to_proto;
 use abis_proto::routing::{in_ranges, slot_of};
@@ -36,19 +36,31 @@ pub const MAX_SCAN_PAGE: usize = 256;
 /// returns `false`.
 fn for_each_id(
     engine: &Engine,
-    mut after: Option<ReferenceId>,
+    after: Option<ReferenceId>,
     mut visit: impl FnMut(&ReferenceId) -> Result<bool, Status>,
+) -> Result<(), Status> {
+    for_each_page(engine, after, |ids| {
+        for id in ids {
+            if !visit(id)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+}
+
+/// Calls `visit` with every page of [`ID_PAGE`] enrolled reference ids after `after`, in
+/// bytewise order, until it returns `false`.
+fn for_each_page(
+    engine: &Engine,
+    mut after: Option<ReferenceId>,
+    mut visit: impl FnMut(&[ReferenceId]) -> Result<bool, Status>,
 ) -> Result<(), Status> {
     loop {
         let ids = engine
             .reference_ids(after.as_ref(), ID_PAGE)
             .map_err(|e| e.to_status())?;
-        for id in &ids {
-            if !visit(id)? {
-                return Ok(());
-            }
-        }
-        if ids.len() < ID_PAGE {
+        if !visit(&ids)? || ids.len() < ID_PAGE {
             return Ok(());
         }
         after = ids.last().cloned();
@@ -108,16 +120,18 @@ pub fn drop_ranges(
     ranges: &[SlotRange],
 ) -> Result<u64, Status> {
     let mut deleted = 0;
-    for_each_id(engine, None, |id| {
-        if in_ranges(ranges, id.as_str()) {
-            match engine.delete(id) {
-                Ok(()) => {
-                    counts.removed(id.as_str());
-                    deleted += 1;
-                }
-                // Deleted meanwhile by a concurrent Delete: nothing left to drop.
-                Err(EngineError::NotFound(_)) => {}
-                Err(e) => return Err(e.to_status()),
+    for_each_page(engine, None, |ids| {
+        let doomed: Vec<ReferenceId> = ids
+            .iter()
+            .filter(|id| in_ranges(ranges, id.as_str()))
+            .cloned()
+            .collect();
+        // One durable write per page. NotFound: deleted meanwhile by a concurrent Delete.
+        let outcomes = engine.delete_batch(&doomed).map_err(|e| e.to_status())?;
+        for (id, outcome) in doomed.iter().zip(outcomes) {
+            if outcome == DeleteOutcome::Deleted {
+                counts.removed(id.as_str());
+                deleted += 1;
             }
         }
         Ok(true)
