@@ -4,6 +4,9 @@
 //! - `iris-scan-1x7-*`: the block kernel [`scan`], one probe over 2 MiB of rows;
 //! - `iris-scan-32x7-*`: 32 probes over 256 KiB of rows (the batched, compute-bound shape).
 //!
+//! Each scan group also has `interleaved-*` entries: [`scan_interleaved`] over the same rows in
+//! the engine's segment format (eight rows per block, word by word).
+//!
 //! Throughput is in rotation-comparisons (rows x probes x rotations), so "elements/s" reads as
 //! comparisons per second on one core.
 //!
@@ -11,7 +14,10 @@
 //! cargo bench -p abis-bench --bench iris_kernels
 //! ```
 
-use abis_matchers::iris::{compare, scan, IrisLayout, PreparedProbe, RotationSearch};
+use abis_matchers::iris::interleaved::{self, BLOCK_ROWS};
+use abis_matchers::iris::{
+    compare, scan, scan_interleaved, IrisLayout, PreparedProbe, RotationSearch,
+};
 use abis_matchers::SimdLevel;
 use criterion::{black_box, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
@@ -55,6 +61,20 @@ fn probes(rng: &mut ChaCha8Rng, layout: &IrisLayout, count: usize) -> Vec<Prepar
         .collect()
 }
 
+/// The first `n` rows in the interleaved format.
+fn interleave(layout: &IrisLayout, rows: &[u8], n: usize) -> Vec<u8> {
+    let (rb, bb) = (layout.row_bytes(), interleaved::block_bytes(layout));
+    let mut blocks = vec![0u8; n.div_ceil(BLOCK_ROWS) * bb];
+    for (r, row) in rows.chunks_exact(rb).take(n).enumerate() {
+        interleaved::put_row(
+            &mut blocks[r / BLOCK_ROWS * bb..][..bb],
+            r % BLOCK_ROWS,
+            row,
+        );
+    }
+    blocks
+}
+
 fn layout_benches(c: &mut Criterion, layout: IrisLayout) {
     let bits = layout.code_bits();
     let rb = layout.row_bytes();
@@ -77,10 +97,17 @@ fn layout_benches(c: &mut Criterion, layout: IrisLayout) {
     let mut out = vec![0f32; n];
     let mut g = c.benchmark_group(format!("iris-scan-1x{rots}-{bits}b"));
     g.throughput(Throughput::Elements((n * rots) as u64));
+    let blocks = interleave(&layout, &rows, n);
     for level in SimdLevel::supported() {
         g.bench_function(level.name(), |b| {
             b.iter(|| {
                 scan(level, black_box(&one), black_box(&rows), rb, &mut out).expect("valid shapes")
+            })
+        });
+        g.bench_function(format!("interleaved-{}", level.name()), |b| {
+            b.iter(|| {
+                scan_interleaved(level, black_box(&one), black_box(&blocks), n, &mut out)
+                    .expect("valid shapes")
             })
         });
     }
@@ -92,10 +119,17 @@ fn layout_benches(c: &mut Criterion, layout: IrisLayout) {
     let mut out = vec![0f32; BATCH_PROBES * n];
     let mut g = c.benchmark_group(format!("iris-scan-{BATCH_PROBES}x{rots}-{bits}b"));
     g.throughput(Throughput::Elements((BATCH_PROBES * n * rots) as u64));
+    let blocks = interleave(&layout, rows, n);
     for level in SimdLevel::supported() {
         g.bench_function(level.name(), |b| {
             b.iter(|| {
                 scan(level, black_box(&many), black_box(rows), rb, &mut out).expect("valid shapes")
+            })
+        });
+        g.bench_function(format!("interleaved-{}", level.name()), |b| {
+            b.iter(|| {
+                scan_interleaved(level, black_box(&many), black_box(&blocks), n, &mut out)
+                    .expect("valid shapes")
             })
         });
     }
