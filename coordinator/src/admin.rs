@@ -8,7 +8,7 @@
 //! what it could not be told to drop.
 
 use crate::rebalance::Rebalancer;
-use crate::service::{traced, Coordinator};
+use crate::service::Coordinator;
 use crate::shard_map::{NodeEntry, NodeState};
 use crate::topology::Topology;
 use abis_proto::status::status_from_detail;
@@ -186,7 +186,7 @@ impl Admin for Coordinator {
         &self,
         _request: Request<v1::ListShardsRequest>,
     ) -> Result<Response<v1::ListShardsResponse>, Status> {
-        traced("ListShards", async {
+        self.traced("ListShards", async {
             let cluster = self.topology.read();
             let shards = cluster
                 .map
@@ -209,7 +209,7 @@ impl Admin for Coordinator {
         request: Request<v1::AddShardRequest>,
     ) -> Result<Response<v1::AddShardResponse>, Status> {
         let request = request.into_inner();
-        traced("AddShard", async {
+        self.traced("AddShard", async {
             Ok(v1::AddShardResponse {
                 shard: Some(self.add(request).await?),
             })
@@ -222,7 +222,7 @@ impl Admin for Coordinator {
         request: Request<v1::DrainShardRequest>,
     ) -> Result<Response<v1::DrainShardResponse>, Status> {
         let request = request.into_inner();
-        traced("DrainShard", async {
+        self.traced("DrainShard", async {
             Ok(v1::DrainShardResponse {
                 shard: Some(self.drain(request).await?),
             })
@@ -235,7 +235,7 @@ impl Admin for Coordinator {
         request: Request<v1::RemoveShardRequest>,
     ) -> Result<Response<v1::RemoveShardResponse>, Status> {
         let request = request.into_inner();
-        traced("RemoveShard", async {
+        self.traced("RemoveShard", async {
             Ok(v1::RemoveShardResponse {
                 map_epoch: self.remove(request).await?,
             })
@@ -247,7 +247,7 @@ impl Admin for Coordinator {
         &self,
         _request: Request<v1::StartRebalanceRequest>,
     ) -> Result<Response<v1::StartRebalanceResponse>, Status> {
-        traced("StartRebalance", async {
+        self.traced("StartRebalance", async {
             let _changes = self.topology.changes.lock().await;
             let status = self
                 .rebalancer
@@ -264,6 +264,7 @@ impl Admin for Coordinator {
         &self,
         _request: Request<v1::RebalanceStatusRequest>,
     ) -> Result<Response<v1::RebalanceStatusResponse>, Status> {
-        traced("RebalanceStatus", async { Ok(self.rebalancer.status()) }).await
+        self.traced("RebalanceStatus", async { Ok(self.rebalancer.status()) })
+            .await
     }
 }

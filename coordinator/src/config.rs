@@ -58,6 +58,9 @@ pub struct Args {
     /// Serve and reach shard nodes without TLS (local development only).
     #[arg(long)]
     pub insecure_plaintext: bool,
+    /// Prometheus endpoint address (`GET /metrics`, plain HTTP); none when absent.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// How the public API is secured: TLS (`--tls-cert`, `--tls-key`) and client authentication
@@ -142,6 +145,8 @@ impl ApiArgs {
 pub struct Config {
     /// Listen address.
     pub listen: SocketAddr,
+    /// Prometheus endpoint address.
+    pub metrics_listen: Option<SocketAddr>,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Shard nodes from the flags (empty after the first start).
@@ -204,6 +209,7 @@ impl Args {
         };
         Ok(Config {
             listen: self.listen,
+            metrics_listen: self.metrics_listen,
             data_dir: self.data_dir,
             shards,
             replication: self.replication,

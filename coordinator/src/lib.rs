@@ -26,6 +26,7 @@ mod auth;
 mod cluster;
 pub mod config;
 mod jobs;
+mod metrics;
 mod plan;
 mod rebalance;
 mod search;

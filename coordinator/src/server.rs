@@ -14,6 +14,7 @@ use crate::auth::Auth;
 use crate::cluster::{Connector, MAX_MESSAGE_BYTES};
 use crate::config::{Config, TlsPem};
 use crate::jobs::JobStore;
+use crate::metrics::Metrics;
 use crate::rebalance::Rebalancer;
 use crate::service::Coordinator;
 use crate::shard_map::ShardMap;
@@ -78,6 +79,21 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         connector,
         store,
         queue,
+        metrics: Arc::new(Metrics::new()),
+    };
+    // Bound and announced (`metrics on <addr>`) before the API, like a shard node's.
+    let metrics_task = match config.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let (listener, _) = abis_server_kit::listen(addr, "metrics on").await?;
+            let c = coordinator.clone();
+            let render = Arc::new(move || c.metrics.render(&c.topology, &c.rebalancer));
+            Some(tokio::spawn(abis_server_kit::metrics::serve(
+                listener,
+                render,
+                std::future::pending(),
+            )))
+        }
     };
 
     let certificates = config.server_tls.as_ref().is_some_and(|t| t.ca.is_some());
@@ -137,6 +153,9 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         .context("gRPC server failed")?;
     prober.abort();
     worker.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 use crate::cluster::{unavailable, Connector};
 use crate::jobs::{is_final, JobStore};
+use crate::metrics::Metrics;
 use crate::rebalance::Rebalancer;
 use crate::topology::Topology;
 use crate::{search, writes};
@@ -14,9 +15,10 @@ use abis_proto::v1::abis_server::Abis;
 use abis_proto::{ProtoError, MAX_BATCH_ITEMS};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 use tracing::Instrument;
 
 /// The state behind both services.
@@ -32,18 +34,31 @@ pub struct Coordinator {
     pub store: Arc<JobStore>,
     /// The worker's queue.
     pub queue: mpsc::UnboundedSender<String>,
+    /// Request counts and latencies, cluster gauges.
+    pub metrics: Arc<Metrics>,
 }
 
-pub(crate) async fn traced<T>(
-    method: &'static str,
-    body: impl Future<Output = Result<T, Status>>,
-) -> Result<Response<T>, Status> {
-    let span = tracing::info_span!("rpc", method);
-    let result = body.instrument(span.clone()).await;
-    if let Err(s) = &result {
-        span.in_scope(|| tracing::info!(code = ?s.code(), "failed: {}", s.message()));
+impl Coordinator {
+    /// Runs a handler's body in a tracing span named after its method, logs a failure, and
+    /// counts the call and its latency in the metrics.
+    pub(crate) async fn traced<T>(
+        &self,
+        method: &'static str,
+        body: impl Future<Output = Result<T, Status>>,
+    ) -> Result<Response<T>, Status> {
+        let started = Instant::now();
+        let span = tracing::info_span!("rpc", method);
+        let result = body.instrument(span.clone()).await;
+        let code = match &result {
+            Ok(_) => Code::Ok,
+            Err(s) => {
+                span.in_scope(|| tracing::info!(code = ?s.code(), "failed: {}", s.message()));
+                s.code()
+            }
+        };
+        self.metrics.observe(method, code, started.elapsed());
+        result.map(Response::new)
     }
-    result.map(Response::new)
 }
 
 fn check_job_id(id: &str) -> Result<(), Status> {
@@ -83,7 +98,7 @@ impl Abis for Coordinator {
         request: Request<v1::InsertRequest>,
     ) -> Result<Response<v1::InsertResponse>, Status> {
         let records = request.into_inner().records;
-        traced("Insert", async {
+        self.traced("Insert", async {
             let results = writes::insert(&*self.topology.write().await, records).await?;
             Ok(v1::InsertResponse { results })
         })
@@ -95,7 +110,7 @@ impl Abis for Coordinator {
         request: Request<v1::DeleteRequest>,
     ) -> Result<Response<v1::DeleteResponse>, Status> {
         let ids = request.into_inner().reference_ids;
-        traced("Delete", async {
+        self.traced("Delete", async {
             let results = writes::delete(&*self.topology.write().await, ids).await?;
             Ok(v1::DeleteResponse { results })
         })
@@ -107,7 +122,7 @@ impl Abis for Coordinator {
         request: Request<v1::IdentifyRequest>,
     ) -> Result<Response<v1::IdentifyResponse>, Status> {
         let req = request.into_inner();
-        traced("Identify", async {
+        self.traced("Identify", async {
             let probe = req.probe.ok_or_else(|| ProtoError::missing("probe"))?;
             let mut results =
                 search::identify(&self.topology.read(), vec![probe], req.options.as_ref()).await?;
@@ -123,7 +138,7 @@ impl Abis for Coordinator {
         request: Request<v1::IdentifyBatchRequest>,
     ) -> Result<Response<v1::IdentifyBatchResponse>, Status> {
         let req = request.into_inner();
-        traced("IdentifyBatch", async {
+        self.traced("IdentifyBatch", async {
             let results =
                 search::identify(&self.topology.read(), req.probes, req.options.as_ref()).await?;
             Ok(v1::IdentifyBatchResponse { results })
@@ -136,7 +151,7 @@ impl Abis for Coordinator {
         request: Request<v1::VerifyRequest>,
     ) -> Result<Response<v1::VerifyResponse>, Status> {
         let req = request.into_inner();
-        traced("Verify", async {
+        self.traced("Verify", async {
             writes::verify(&self.topology.read(), req).await
         })
         .await
@@ -147,7 +162,7 @@ impl Abis for Coordinator {
         request: Request<v1::SubmitDedupJobRequest>,
     ) -> Result<Response<v1::SubmitDedupJobResponse>, Status> {
         let req = request.into_inner();
-        traced("SubmitDedupJob", async {
+        self.traced("SubmitDedupJob", async {
             check_job_id(&req.job_id)?;
             let n = req.applicants.len();
             if n == 0 || n > MAX_BATCH_ITEMS {
@@ -183,7 +198,7 @@ impl Abis for Coordinator {
         request: Request<v1::GetJobRequest>,
     ) -> Result<Response<v1::GetJobResponse>, Status> {
         let id = request.into_inner().job_id;
-        traced("GetJob", async {
+        self.traced("GetJob", async {
             Ok(v1::GetJobResponse {
                 job: Some(self.job(&id)?),
             })
@@ -242,7 +257,7 @@ impl Abis for Coordinator {
         &self,
         _request: Request<v1::PingRequest>,
     ) -> Result<Response<v1::PingResponse>, Status> {
-        traced("Ping", async {
+        self.traced("Ping", async {
             let cluster = self.topology.read();
             if cluster.shape().is_none() {
                 cluster.probe().await;
@@ -264,7 +279,7 @@ impl Abis for Coordinator {
         &self,
         _request: Request<v1::ReferenceCountRequest>,
     ) -> Result<Response<v1::ReferenceCountResponse>, Status> {
-        traced("ReferenceCount", async {
+        self.traced("ReferenceCount", async {
             let (count, completeness) = search::count(&self.topology.read()).await?;
             Ok(v1::ReferenceCountResponse {
                 count,
@@ -279,7 +294,7 @@ impl Abis for Coordinator {
         request: Request<v1::PendingJobsRequest>,
     ) -> Result<Response<v1::PendingJobsResponse>, Status> {
         let limit = request.into_inner().limit as usize;
-        traced("PendingJobs", async {
+        self.traced("PendingJobs", async {
             let jobs = self.store.unfinished()?;
             let count = |s: v1::JobState| jobs.iter().filter(|j| j.state == s as i32).count();
             Ok(v1::PendingJobsResponse {

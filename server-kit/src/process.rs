@@ -18,6 +18,9 @@ pub struct Proc {
     child: Child,
     /// The address it announced.
     pub addr: SocketAddr,
+    /// Its metrics endpoint, if it announced one (`metrics on <addr>`, printed before
+    /// `listening on`).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Drop for Proc {
@@ -29,7 +32,8 @@ impl Drop for Proc {
 
 impl Proc {
     /// Starts `bin` with `args` (logs at `info` to the file `log`) and waits until it prints
-    /// `listening on <addr>`. Fails, with the log, if it exits first or takes over a minute.
+    /// `listening on <addr>` (noting a `metrics on <addr>` line on the way). Fails, with the
+    /// log, if it exits first or takes over a minute.
     pub fn start(bin: &Path, args: &[String], log: &Path) -> anyhow::Result<Self> {
         let stderr = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
@@ -51,11 +55,19 @@ impl Proc {
             }
         });
         let deadline = Instant::now() + START_TIMEOUT;
+        let mut metrics = None;
         loop {
             if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+                if let Some(a) = line.strip_prefix("metrics on ") {
+                    metrics = Some(a.trim().parse().context("bad metrics address")?);
+                }
                 if let Some(a) = line.strip_prefix("listening on ") {
                     let addr = a.trim().parse().context("bad announced address")?;
-                    return Ok(Self { child, addr });
+                    return Ok(Self {
+                        child,
+                        addr,
+                        metrics,
+                    });
                 }
             }
             if let Some(status) = child.try_wait()? {

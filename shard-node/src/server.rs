@@ -18,7 +18,7 @@
 
 use crate::config::{Config, TlsPaths};
 use crate::epoch::EpochFence;
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::service::ShardService;
 use crate::slots::SlotCounts;
@@ -81,10 +81,10 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         Some(addr) => {
             let (listener, _) = abis_server_kit::listen(addr, "metrics on").await?;
             let shutdown = stopped(stop_rx.clone());
-            Some(tokio::spawn(metrics::serve(
+            let (metrics, engine) = (metrics.clone(), engine.clone());
+            Some(tokio::spawn(abis_server_kit::metrics::serve(
                 listener,
-                metrics.clone(),
-                engine.clone(),
+                Arc::new(move || metrics.render(&engine)),
                 shutdown,
             )))
         }

@@ -38,8 +38,17 @@ async fn replicated_cluster_survives_a_dead_node_and_refuses_unsafe_writes() {
     let mut args: Vec<String> = specs.iter().flat_map(|s| s.flag()).collect();
     args.extend(["--insecure-plaintext", "--token-file"].map(String::from));
     args.push(dir.path().join("tokens").display().to_string());
-    args.extend(["--shard-timeout-ms", "5000"].map(String::from));
+    args.extend(
+        [
+            "--shard-timeout-ms",
+            "5000",
+            "--metrics-listen",
+            "127.0.4.10:0",
+        ]
+        .map(String::from),
+    );
     let coord = coordinator("127.0.4.10", &dir.path().join("coord"), &args);
+    let metrics = coord.metrics.expect("metrics address announced");
 
     // Unauthenticated and wrongly authenticated clients are refused.
     for token in ["", "wrong"] {
@@ -93,6 +102,20 @@ async fn replicated_cluster_survives_a_dead_node_and_refuses_unsafe_writes() {
         }
     }
     assert!(refused > 0 && accepted > 0, "{refused} {accepted}");
+    // Operators see the dead node and the calls in the coordinator's metrics.
+    let text = abis_server_kit::metrics::http_get(metrics, "/metrics").unwrap();
+    for line in [
+        "abis_coordinator_shards 3",
+        "abis_coordinator_shards_live 2",
+        "abis_coordinator_rebalance_running 0",
+        "abis_coordinator_requests_total{code=\"OK\",method=\"Ping\"} 1",
+        "abis_coordinator_requests_total{code=\"OK\",method=\"IdentifyBatch\"} 2",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
 
     // Restart s1: the refused records can be inserted now; identify is complete.
     nodes[0] = Some(specs[0].start(&[]));

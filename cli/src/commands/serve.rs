@@ -40,6 +40,10 @@ pub struct Args {
     /// Serve the public API without TLS (local development only).
     #[arg(long)]
     insecure_plaintext: bool,
+    /// Prometheus endpoint address (`GET /metrics`, plain HTTP): the API's request counts and
+    /// latencies; none when absent.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     /// Deadline of each call from the coordinator to the shard node, in milliseconds.
     #[arg(long, default_value_t = 60_000)]
     shard_timeout_ms: u64,
@@ -117,6 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let coordinator = abis_coordinator::server::run(CoordinatorConfig {
             listen: args.listen,
+            metrics_listen: args.metrics_listen,
             data_dir: dir.join("coordinator"),
             shards: vec![NodeEntry::new(SHARD_ID, shard_addr.to_string())],
             replication: 1,

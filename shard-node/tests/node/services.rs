@@ -2,7 +2,7 @@
 
 use crate::harness::{insert_all, records, start_plain};
 use abis_proto::v1;
-use std::io::{Read, Write};
+
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
@@ -85,15 +85,7 @@ async fn reflection_lists_the_shard_service() {
 }
 
 fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    abis_server_kit::metrics::http_get(addr, path).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
