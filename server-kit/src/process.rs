@@ -5,7 +5,7 @@
 use anyhow::{bail, Context};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,9 +13,35 @@ use std::time::{Duration, Instant};
 /// How long a server may take to announce its address.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A server that exited before it announced its address: its exit status and log.
+#[derive(Debug)]
+pub struct Exited {
+    /// The binary.
+    pub bin: PathBuf,
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Its stderr (the logs).
+    pub log: String,
+}
+
+impl std::fmt::Display for Exited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} exited with {}:\n{}",
+            self.bin.display(),
+            self.status,
+            self.log
+        )
+    }
+}
+
+impl std::error::Error for Exited {}
+
 /// A running server process, killed on drop.
 pub struct Proc {
     child: Child,
+    log: PathBuf,
     /// The address it announced.
     pub addr: SocketAddr,
     /// Its metrics endpoint, if it announced one (`metrics on <addr>`, printed before
@@ -32,8 +58,8 @@ impl Drop for Proc {
 
 impl Proc {
     /// Starts `bin` with `args` (logs at `info` to the file `log`) and waits until it prints
-    /// `listening on <addr>` (noting a `metrics on <addr>` line on the way). Fails, with the
-    /// log, if it exits first or takes over a minute.
+    /// `listening on <addr>` (noting a `metrics on <addr>` line on the way). Fails if it takes
+    /// over a minute, or with [`Exited`] (its status and log) if it exits first.
     pub fn start(bin: &Path, args: &[String], log: &Path) -> anyhow::Result<Self> {
         let stderr = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
@@ -65,22 +91,29 @@ impl Proc {
                     let addr = a.trim().parse().context("bad announced address")?;
                     return Ok(Self {
                         child,
+                        log: log.to_path_buf(),
                         addr,
                         metrics,
                     });
                 }
             }
             if let Some(status) = child.try_wait()? {
-                bail!(
-                    "{} exited with {status}:\n{}",
-                    bin.display(),
-                    std::fs::read_to_string(log).unwrap_or_default()
-                );
+                return Err(Exited {
+                    bin: bin.to_path_buf(),
+                    status,
+                    log: std::fs::read_to_string(log).unwrap_or_default(),
+                }
+                .into());
             }
             if Instant::now() > deadline {
                 bail!("{} did not announce its address", bin.display());
             }
         }
+    }
+
+    /// Its log (stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Kills it at once (SIGKILL: no graceful shutdown).

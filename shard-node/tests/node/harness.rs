@@ -3,29 +3,24 @@
 //! A node is started on a 127.0.0.x address with port 0 and announces its bound addresses on
 //! stdout (`metrics on ..`, `listening on ..`), so tests never race for free ports. Its stderr
 //! (the logs) goes to a file in the test's temporary directory and is shown when a start fails.
+//! Starting and stopping is `abis_server_kit::process::Proc`, as in the cluster tests.
 
 use abis_datasets::population::Population;
 use abis_proto::v1::shard_client::ShardClient;
 use abis_proto::v1::{self, SlotRange};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use abis_server_kit::process::{Exited, Proc};
+use std::path::Path;
+use std::process::ExitStatus;
 use tonic::transport::{Channel, Endpoint};
 
-/// How long a node may take to open its gallery and listen (builds and CI run beside tests).
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// A running node process ([`Proc`]: its addresses and log); killed on drop.
+pub struct NodeProc(Proc);
 
-/// A running node process; killed on drop if still running.
-pub struct NodeProc {
-    child: Child,
-    /// The gRPC address.
-    pub addr: SocketAddr,
-    /// The metrics address, when asked for.
-    pub metrics: Option<SocketAddr>,
-    log: PathBuf,
+impl std::ops::Deref for NodeProc {
+    type Target = Proc;
+    fn deref(&self) -> &Proc {
+        &self.0
+    }
 }
 
 /// Starts a node, or returns its exit status and log when it stops before listening.
@@ -34,57 +29,22 @@ pub fn try_start(
     data_dir: &Path,
     extra: &[&str],
 ) -> Result<NodeProc, (ExitStatus, String)> {
-    let log = data_dir.with_extension("log");
-    let stderr = std::fs::File::create(&log).expect("log file");
-    let listen = format!("{ip}:0");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_abis-shard-node"))
-        .args(["--listen", &listen, "--shard-id", "test-shard"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(extra)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(stderr))
-        .spawn()
-        .expect("spawn abis-shard-node");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let parse = |line: &str, prefix: &str| -> Option<SocketAddr> {
-        line.strip_prefix(prefix)
-            .map(|a| a.trim().parse().expect("an address"))
-    };
-    let deadline = Instant::now() + START_TIMEOUT;
-    let mut metrics = None;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(line) => {
-                if let Some(a) = parse(&line, "metrics on ") {
-                    metrics = Some(a);
-                }
-                if let Some(addr) = parse(&line, "listening on ") {
-                    return Ok(NodeProc {
-                        child,
-                        addr,
-                        metrics,
-                        log,
-                    });
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {}
-        }
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Err((status, std::fs::read_to_string(&log).unwrap_or_default()));
-        }
-        assert!(Instant::now() < deadline, "node did not start in time");
+    let mut args: Vec<String> = vec![
+        "--listen".into(),
+        format!("{ip}:0"),
+        "--shard-id".into(),
+        "test-shard".into(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let bin = Path::new(env!("CARGO_BIN_EXE_abis-shard-node"));
+    match Proc::start(bin, &args, &data_dir.with_extension("log")) {
+        Ok(p) => Ok(NodeProc(p)),
+        Err(e) => match e.downcast::<Exited>() {
+            Ok(exited) => Err((exited.status, exited.log)),
+            Err(other) => panic!("{other:#}"),
+        },
     }
 }
 
@@ -99,37 +59,14 @@ pub fn start_plain(ip: &str, data_dir: &Path, extra: &[&str]) -> NodeProc {
 }
 
 impl NodeProc {
-    /// Sends SIGTERM and waits (at most 30 s) for the exit status.
-    pub fn terminate(mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("run kill");
-        assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "node ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The node's log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(self) -> ExitStatus {
+        self.0.terminate().expect("SIGTERM and wait")
     }
 
     /// A plaintext client.
     pub async fn client(&self) -> ShardClient<Channel> {
-        let channel = Endpoint::from_shared(format!("http://{}", self.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect");
-        shard_client(channel)
+        shard_client(self.channel().await)
     }
 
     /// A plaintext channel (for health and reflection clients).
@@ -139,15 +76,6 @@ impl NodeProc {
             .connect()
             .await
             .expect("connect")
-    }
-}
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
