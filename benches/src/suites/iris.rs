@@ -81,23 +81,62 @@ impl Gallery {
     }
 }
 
-/// One scan of `rows` with `threads` workers: rows are split into chunks, each with its own
-/// output (`probes x chunk rows`).
-fn parallel_scan(
-    level: SimdLevel,
-    probes: &[PreparedProbe],
-    rows: &[u8],
-    stride: usize,
-    chunk_rows: usize,
-    outs: &mut [Vec<f32>],
+/// A scan of rows `first..first + rows` into `out` (`probes x rows`), in one gallery format.
+type Kernel<'a> = dyn Fn(usize, usize, &mut [f32]) -> anyhow::Result<()> + Sync + 'a;
+
+/// Times `kernel` over `n` rows with the suite's threads: the rows are split into chunks (a
+/// multiple of `align` rows each), each with its own output. Returns the median time and the
+/// scores as one `probes x n` matrix.
+fn timed(
+    opts: &Opts,
+    n: usize,
+    n_probes: usize,
+    align: usize,
+    kernel: &Kernel<'_>,
+) -> anyhow::Result<(std::time::Duration, Vec<f32>)> {
+    let chunk_rows = if opts.threads == 1 {
+        n
+    } else {
+        n.div_ceil(opts.threads * 8).next_multiple_of(align).max(1)
+    };
+    let mut outs: Vec<Vec<f32>> = (0..n.div_ceil(chunk_rows))
+        .map(|c| vec![0f32; n_probes * (chunk_rows.min(n - c * chunk_rows))])
+        .collect();
+    let mut result = Ok(());
+    let median = median_time(opts.reps, || {
+        if result.is_ok() {
+            result = if let [out] = &mut outs[..] {
+                kernel(0, n, out)
+            } else {
+                outs.par_iter_mut()
+                    .enumerate()
+                    .try_for_each(|(c, o)| kernel(c * chunk_rows, o.len() / n_probes, o))
+            };
+        }
+    });
+    result?;
+    Ok((median, per_probe(&outs, n_probes, chunk_rows)))
+}
+
+/// Checks `scores` (`probes x n`) bit for bit against the reference's over the rows both have.
+fn check(
+    label: &str,
+    scores: &[f32],
+    n: usize,
+    n_probes: usize,
+    reference: &(SimdLevel, Vec<f32>),
 ) -> anyhow::Result<()> {
-    if outs.len() == 1 {
-        scan(level, probes, rows, stride, &mut outs[0])?;
-        return Ok(());
+    let (ref_level, ref_scores) = reference;
+    let ref_n = ref_scores.len() / n_probes;
+    let common = n.min(ref_n);
+    for p in 0..n_probes {
+        let a = &scores[p * n..][..common];
+        let b = &ref_scores[p * ref_n..][..common];
+        anyhow::ensure!(
+            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{label} disagrees with {ref_level} on probe {p}"
+        );
     }
-    rows.par_chunks(chunk_rows * stride)
-        .zip(outs.par_iter_mut())
-        .try_for_each(|(r, o)| scan(level, probes, r, stride, o))?;
     Ok(())
 }
 
@@ -134,36 +173,18 @@ fn measure(
             _ => n,
         };
         let rows = &gallery.rows()[..n_level * stride];
-        let chunk_rows = if opts.threads == 1 {
-            n_level
-        } else {
-            n_level.div_ceil(opts.threads * 8).max(1)
-        };
-        let mut outs: Vec<Vec<f32>> = (0..n_level.div_ceil(chunk_rows))
-            .map(|c| vec![0f32; n_probes * (chunk_rows.min(n_level - c * chunk_rows))])
-            .collect();
-        let mut result = Ok(());
-        let median = median_time(opts.reps, || {
-            if result.is_ok() {
-                result = parallel_scan(level, &probes, rows, stride, chunk_rows, &mut outs);
-            }
-        });
-        result?;
-        let scores = per_probe(&outs, n_probes, chunk_rows);
+        let (median, scores) = timed(opts, n_level, n_probes, 1, &|first, k, out| {
+            Ok(scan(
+                level,
+                &probes,
+                &rows[first * stride..(first + k) * stride],
+                stride,
+                out,
+            )?)
+        })?;
         match &reference {
             None => reference = Some((level, scores)),
-            Some((ref_level, ref_scores)) => {
-                let common = n_level.min(ref_scores.len() / n_probes);
-                let ref_n = ref_scores.len() / n_probes;
-                for p in 0..n_probes {
-                    let a = &scores[p * n_level..][..common];
-                    let b = &ref_scores[p * ref_n..][..common];
-                    anyhow::ensure!(
-                        a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                        "{level} disagrees with {ref_level} on probe {p}"
-                    );
-                }
-            }
+            Some(r) => check(level.name(), &scores, n_level, n_probes, r)?,
         }
         let comparisons = (n_level * n_probes * rots) as f64;
         let rate = comparisons / median.as_secs_f64();
@@ -183,37 +204,20 @@ fn measure(
     // The engine's layout: the same rows, interleaved eight at a time, on the best level.
     let level = SimdLevel::get();
     let blocks = interleave(layout, gallery.rows(), n);
-    let chunk_rows = if opts.threads == 1 {
-        n
-    } else {
-        n.div_ceil(opts.threads * 8).next_multiple_of(BLOCK_ROWS)
-    };
     let bb = interleaved::block_bytes(layout);
-    let mut outs: Vec<Vec<f32>> = (0..n.div_ceil(chunk_rows))
-        .map(|c| vec![0f32; n_probes * (chunk_rows.min(n - c * chunk_rows))])
-        .collect();
-    let mut result = Ok(());
-    let median = median_time(opts.reps, || {
-        if result.is_ok() {
-            result = blocks
-                .par_chunks(chunk_rows / BLOCK_ROWS * bb)
-                .zip(outs.par_iter_mut())
-                .try_for_each(|(b, o)| scan_interleaved(level, &probes, b, o.len() / n_probes, o));
-        }
-    });
-    result?;
-    let scores = per_probe(&outs, n_probes, chunk_rows);
-    let (ref_level, ref_scores) = reference.expect("at least the scalar level ran");
-    let ref_n = ref_scores.len() / n_probes;
-    for p in 0..n_probes {
-        anyhow::ensure!(
-            scores[p * n..][..ref_n]
-                .iter()
-                .zip(&ref_scores[p * ref_n..][..ref_n])
-                .all(|(x, y)| x.to_bits() == y.to_bits()),
-            "interleaved {level} disagrees with {ref_level} on probe {p}"
-        );
-    }
+    let (median, scores) = timed(opts, n, n_probes, BLOCK_ROWS, &|first, k, out| {
+        let from = first / BLOCK_ROWS * bb;
+        let chunk = &blocks[from..from + k.div_ceil(BLOCK_ROWS) * bb];
+        Ok(scan_interleaved(level, &probes, chunk, k, out)?)
+    })?;
+    let reference = reference.expect("at least the scalar level ran");
+    check(
+        &format!("interleaved {level}"),
+        &scores,
+        n,
+        n_probes,
+        &reference,
+    )?;
     out_rows.push(row(
         name,
         format!("{bits}b/{level}-interleaved"),
