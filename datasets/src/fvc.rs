@@ -23,3 +23,27 @@ pub use metrics::{
 };
 pub use protocol::{all_impostor_pairs, fvc_pairs, Pairs};
 pub use score::{score_database, thread_cpu_time, DatabaseScores};
+
+/// A test record: one view (finger position 1, 300 x 400 pixels at 197 px/cm) of `minutiae`,
+/// encoded in `format`.
+#[cfg(test)]
+pub(crate) fn test_record(
+    format: abis_matchers::finger::format::RecordFormat,
+    minutiae: Vec<abis_matchers::finger::format::Minutia>,
+) -> Vec<u8> {
+    use abis_matchers::finger::format::{write, FingerView, MinutiaeRecord};
+    let record = MinutiaeRecord {
+        format,
+        width: 300,
+        height: 400,
+        x_resolution: 197,
+        y_resolution: 197,
+        views: vec![FingerView {
+            position: 1,
+            minutiae,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    write(&record, format).expect("a valid test record")
+}

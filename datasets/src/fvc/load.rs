@@ -250,9 +250,7 @@ mod tests {
 
     #[test]
     fn a_folder_of_named_records_loads_with_any_extension() {
-        use abis_matchers::finger::format::{
-            write, FingerView, Minutia, MinutiaKind, RecordFormat,
-        };
+        use abis_matchers::finger::format::{Minutia, MinutiaKind, RecordFormat};
         let rec = |n: u16, format| {
             let minutiae = (0..n)
                 .map(|k| Minutia {
@@ -263,20 +261,7 @@ mod tests {
                     quality: 50,
                 })
                 .collect();
-            let r = MinutiaeRecord {
-                format,
-                width: 300,
-                height: 400,
-                x_resolution: 197,
-                y_resolution: 197,
-                views: vec![FingerView {
-                    position: 1,
-                    minutiae,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            };
-            write(&r, format).unwrap()
+            crate::fvc::test_record(format, minutiae)
         };
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();

@@ -109,9 +109,7 @@ pub fn thread_cpu_time() -> Option<Duration> {
 mod tests {
     use super::*;
     use crate::fvc::{error_rates, load_root};
-    use abis_matchers::finger::format::{
-        write, FingerView, Minutia, MinutiaKind, MinutiaeRecord, RecordFormat,
-    };
+    use abis_matchers::finger::format::{Minutia, MinutiaKind, RecordFormat};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -127,20 +125,7 @@ mod tests {
                 quality: 0,
             })
             .collect();
-        let rec = MinutiaeRecord {
-            format: RecordFormat::Iso19794_2_2005,
-            width: 300,
-            height: 400,
-            x_resolution: 197,
-            y_resolution: 197,
-            views: vec![FingerView {
-                position: 1,
-                minutiae,
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        write(&rec, RecordFormat::Iso19794_2_2005).unwrap()
+        crate::fvc::test_record(RecordFormat::Iso19794_2_2005, minutiae)
     }
 
     #[test]
