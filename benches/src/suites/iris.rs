@@ -1,4 +1,6 @@
-//! Iris suites: the block kernel [`abis_matchers::iris::scan`] on every SIMD level.
+//! Iris suites: the block kernel [`abis_matchers::iris::scan`] on every SIMD level, and
+//! [`abis_matchers::iris::scan_interleaved`] (the engine's segment format, rows interleaved eight
+//! at a time) on the best level, as the `...-interleaved` row.
 //!
 //! - `iris-scan`: one probe x 7 rotations over a gallery far larger than the caches (default
 //!   1,000,000 Daugman rows of 512 B = 512 MB), the memory-bound case: the figure to read is
