@@ -51,6 +51,36 @@ enum Command {
     Serve(commands::serve::Args),
     /// UIN tools (`abis uin validate <UIN>`).
     Uin(commands::uin::Args),
+    /// Audit log tools (`abis audit verify <FILE>`).
+    Audit(commands::audit::Args),
+}
+
+/// Refuses the command as a bad request (exit 2) unless `cond` holds.
+#[macro_export]
+macro_rules! ensure_input {
+    ($cond:expr, $($arg:tt)+) => {
+        if !$cond {
+            return Err($crate::BadInput(format!($($arg)+)).into());
+        }
+    };
+}
+
+/// Marks an error about the caller's input (a file, an argument) as a bad request (exit 2).
+pub fn bad_input(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    BadInput::from_error(e).into()
+}
+
+/// A request the CLI refuses before doing anything (a file that cannot be read or parsed, an
+/// argument out of range): exit status 2, like the engine's caller faults.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+impl BadInput {
+    /// Wraps an error about the caller's input (keeping its context chain in the message).
+    pub fn from_error(e: impl Into<anyhow::Error>) -> Self {
+        Self(format!("{:#}", e.into()))
+    }
 }
 
 /// The data directory used when `--data-dir` is not given.
@@ -59,6 +89,20 @@ pub fn default_data_dir(name: &str) -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
         .join("abis")
         .join(name)
+}
+
+/// Whether an error is the caller's to fix: a [`BadInput`], an engine caller fault, or a
+/// command-line argument error (anywhere in the error's chain).
+fn is_user_fault(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<BadInput>()
+            || cause
+                .downcast_ref::<abis_engine::EngineError>()
+                .is_some_and(|e| e.is_user_fault())
+            || cause
+                .downcast_ref::<abis_registration::Error>()
+                .is_some_and(|e| e.is_user_fault())
+    })
 }
 
 fn main() -> ExitCode {
@@ -91,16 +135,14 @@ fn main() -> ExitCode {
         Command::Adjudicate(a) => commands::adjudicate::run(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Uin(a) => commands::uin::run(a),
+        Command::Audit(a) => commands::audit::run(a),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             // A user fault (bad input, unknown reference, bad data dir) exits 2; anything else 1.
-            let user = e
-                .downcast_ref::<abis_engine::EngineError>()
-                .is_some_and(|e| e.is_user_fault());
-            ExitCode::from(if user { 2 } else { 1 })
+            ExitCode::from(if is_user_fault(&e) { 2 } else { 1 })
         }
     }
 }

@@ -40,7 +40,13 @@ fn the_registration_service_settles_folders_as_they_arrive() {
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::create_dir_all(inbox.with_extension("staging")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_abis"))
-        .args(["register", "--poll-ms", "100", "--watch"])
+        .args([
+            "register",
+            "--create-gallery",
+            "--poll-ms",
+            "100",
+            "--watch",
+        ])
         .arg(&inbox)
         .arg("--data-dir")
         .arg(tmp.path().join("gallery"))

@@ -11,11 +11,17 @@ struct Serve(Proc);
 
 impl Serve {
     fn start(dir: &Path) -> Self {
-        let args: Vec<String> = ["serve", "--insecure-plaintext", "--listen", "127.0.0.1:0"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(["--data-dir".to_string(), dir.display().to_string()])
-            .collect();
+        let args: Vec<String> = [
+            "serve",
+            "--create",
+            "--insecure-plaintext",
+            "--listen",
+            "127.0.0.1:0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--data-dir".to_string(), dir.display().to_string()])
+        .collect();
         let bin = Path::new(env!("CARGO_BIN_EXE_abis"));
         Self(Proc::start(bin, &args, &dir.join("serve.log")).expect("abis serve starts"))
     }

@@ -7,10 +7,12 @@
 //! can be drained too (its slots are copied from their other replicas) and removed, abandoning
 //! what it could not be told to drop.
 
+use crate::auth::{caller_of, Role};
 use crate::rebalance::Rebalancer;
-use crate::service::Coordinator;
+use crate::service::{Audit, Coordinator};
 use crate::shard_map::{NodeEntry, NodeState};
 use crate::topology::Topology;
+use crate::trust::{Mark, Standing};
 use abis_proto::status::status_from_detail;
 use abis_proto::v1::admin_server::Admin;
 use abis_proto::v1::{self, ErrorCode, ErrorDetail};
@@ -37,6 +39,13 @@ fn shard_info(topology: &Topology, id: &str) -> Option<v1::ShardInfo> {
         slots: cluster.map.ranges_of(i),
         records: n.records(),
         last_seen: n.last_seen().map(Into::into),
+        standing: match topology.trust.standing(id) {
+            Standing::Verified => "verified".into(),
+            Standing::Unverified => "unverified".into(),
+            Standing::Stranger(why) => format!("stranger: {why}"),
+        },
+        slots_behind: topology.trust.marked(id, Mark::Behind).slots().len() as u32,
+        slots_lost: topology.trust.marked(id, Mark::Lost).slots().len() as u32,
     })
 }
 
@@ -62,7 +71,7 @@ impl Coordinator {
             .map_err(|e| refused(ErrorCode::InvalidRequest, format!("address {address}: {e}")))?;
         let info = tokio::time::timeout(
             self.connector.timeout,
-            probe.client().info(v1::ShardNodeInfoRequest {}),
+            probe.plain_client().info(v1::ShardNodeInfoRequest {}),
         )
         .await
         .map_err(|_| refused(ErrorCode::Unavailable, format!("{address} did not answer")))?
@@ -100,6 +109,16 @@ impl Coordinator {
             return Err(refused(
                 ErrorCode::AlreadyExists,
                 format!("shard {} at {} is already in the map", n.id, n.address),
+            ));
+        }
+        if !info.cluster_id.is_empty() && info.cluster_id != cluster.map.cluster_id {
+            return Err(refused(
+                ErrorCode::FailedPrecondition,
+                format!(
+                    "{address} belongs to cluster {}: only a node of no cluster (a new, empty \
+                     data directory) can join",
+                    info.cluster_id
+                ),
             ));
         }
         let mut entry = NodeEntry::new(id.clone(), address);
@@ -164,6 +183,10 @@ impl Coordinator {
             }
         }
         self.topology.publish(map).await.map_err(internal)?;
+        self.topology
+            .trust
+            .forget(&request.shard_id)
+            .map_err(internal)?;
         tracing::info!(shard = %request.shard_id, "shard removed");
         Ok(self.topology.read().map.epoch)
     }
@@ -184,9 +207,10 @@ fn internal(e: anyhow::Error) -> Status {
 impl Admin for Coordinator {
     async fn list_shards(
         &self,
-        _request: Request<v1::ListShardsRequest>,
+        request: Request<v1::ListShardsRequest>,
     ) -> Result<Response<v1::ListShardsResponse>, Status> {
-        self.traced("ListShards", async {
+        let caller = caller_of(&request);
+        self.handle("ListShards", &caller, &[Role::Admin], None, async {
             let cluster = self.topology.read();
             let shards = cluster
                 .map
@@ -208,8 +232,16 @@ impl Admin for Coordinator {
         &self,
         request: Request<v1::AddShardRequest>,
     ) -> Result<Response<v1::AddShardResponse>, Status> {
+        let caller = caller_of(&request);
         let request = request.into_inner();
-        self.traced("AddShard", async {
+        let audit = Audit::of(
+            vec![
+                format!("shard:{}", request.shard_id),
+                request.address.clone(),
+            ],
+            |_: &v1::AddShardResponse| "added".into(),
+        );
+        self.handle("AddShard", &caller, &[Role::Admin], audit, async {
             Ok(v1::AddShardResponse {
                 shard: Some(self.add(request).await?),
             })
@@ -221,8 +253,13 @@ impl Admin for Coordinator {
         &self,
         request: Request<v1::DrainShardRequest>,
     ) -> Result<Response<v1::DrainShardResponse>, Status> {
+        let caller = caller_of(&request);
         let request = request.into_inner();
-        self.traced("DrainShard", async {
+        let audit = Audit::of(
+            vec![format!("shard:{}", request.shard_id)],
+            |_: &v1::DrainShardResponse| "draining".into(),
+        );
+        self.handle("DrainShard", &caller, &[Role::Admin], audit, async {
             Ok(v1::DrainShardResponse {
                 shard: Some(self.drain(request).await?),
             })
@@ -234,8 +271,13 @@ impl Admin for Coordinator {
         &self,
         request: Request<v1::RemoveShardRequest>,
     ) -> Result<Response<v1::RemoveShardResponse>, Status> {
+        let caller = caller_of(&request);
         let request = request.into_inner();
-        self.traced("RemoveShard", async {
+        let audit = Audit::of(
+            vec![format!("shard:{}", request.shard_id)],
+            |r: &v1::RemoveShardResponse| format!("removed at epoch {}", r.map_epoch),
+        );
+        self.handle("RemoveShard", &caller, &[Role::Admin], audit, async {
             Ok(v1::RemoveShardResponse {
                 map_epoch: self.remove(request).await?,
             })
@@ -245,9 +287,11 @@ impl Admin for Coordinator {
 
     async fn start_rebalance(
         &self,
-        _request: Request<v1::StartRebalanceRequest>,
+        request: Request<v1::StartRebalanceRequest>,
     ) -> Result<Response<v1::StartRebalanceResponse>, Status> {
-        self.traced("StartRebalance", async {
+        let caller = caller_of(&request);
+        let audit = Audit::of(vec![], |_: &v1::StartRebalanceResponse| "started".into());
+        self.handle("StartRebalance", &caller, &[Role::Admin], audit, async {
             let _changes = self.topology.changes.lock().await;
             let status = self
                 .rebalancer
@@ -262,9 +306,12 @@ impl Admin for Coordinator {
 
     async fn rebalance_status(
         &self,
-        _request: Request<v1::RebalanceStatusRequest>,
+        request: Request<v1::RebalanceStatusRequest>,
     ) -> Result<Response<v1::RebalanceStatusResponse>, Status> {
-        self.traced("RebalanceStatus", async { Ok(self.rebalancer.status()) })
-            .await
+        let caller = caller_of(&request);
+        self.handle("RebalanceStatus", &caller, &[Role::Admin], None, async {
+            Ok(self.rebalancer.status())
+        })
+        .await
     }
 }

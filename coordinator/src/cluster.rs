@@ -1,18 +1,25 @@
 //! One version of the coordinator's view of its shard nodes: a shard map and one lazily
 //! connected gRPC channel per node (mutual TLS unless plaintext was asked for), liveness from a
-//! background prober and from every call's outcome, and [`Cluster::scatter`], the one
+//! background monitor and from every call's outcome, and [`Cluster::scatter`], the one
 //! fail-closed way to run an operation over every slot. A [`Cluster`] never changes; a new map
 //! makes a new one that shares the connections of the nodes it keeps (see `topology`).
 //!
-//! Scatter plans each round by giving every remaining slot to one replica, live replicas first
-//! and the least loaded of them, so the work spreads over all nodes; each node then gets one
-//! call with all its slots as ranges, under the per-call deadline. A node that fails gives its
-//! slots back and is skipped for the rest of the operation, so the next round retries them on
-//! another replica; slots with no replica left are reported unsearched with the last cause seen.
-//! A caller's mistake (`INVALID_ARGUMENT`) is no node's fault and ends the operation at once.
+//! Every call carries the fence metadata the nodes check (`shard.proto`): the cluster id, this
+//! version's map epoch, the shard id and the gallery id the trust store expects ([`Stamp`]),
+//! and its deadline as `grpc-timeout`, so a node stops work its caller gave up on.
+//!
+//! Scatter plans each round by giving every remaining slot to one *readable* replica (see
+//! `trust`: a known, verified node whose copy of the slot is not marked behind or lost), live
+//! replicas first and the least loaded of them, so the work spreads over all nodes; each node
+//! then gets one call with all its slots as ranges, under the deadline. A node that fails gives
+//! its slots back and is skipped for the rest of the operation, so the next round retries them
+//! on another replica; slots with no readable replica left are reported unsearched with the last
+//! cause seen. A caller's mistake (`INVALID_ARGUMENT`, an answer too large) is no node's fault
+//! and ends the operation at once.
 
 use crate::shard_map::{to_ranges, NodeEntry, ShardMap};
-use abis_proto::status::status_from_detail;
+use crate::trust::Trust;
+use abis_proto::status::{error_detail_of, status_from_detail};
 use abis_proto::v1::shard_client::ShardClient;
 use abis_proto::v1::{self, ErrorCode, ErrorDetail, SlotRange, UnsearchedCause};
 use abis_proto::SLOT_COUNT;
@@ -22,26 +29,67 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 use tokio::task::JoinSet;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 
 /// Largest gRPC message sent to or accepted from a node.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
+/// A client of one shard node whose calls carry the fence metadata and a deadline.
+pub type Client = ShardClient<InterceptedService<Channel, Stamp>>;
+
+/// The fence metadata of one node under one map version (see `shard.proto`), and the deadline.
+#[derive(Clone)]
+pub struct Stamp {
+    cluster: AsciiMetadataValue,
+    epoch: AsciiMetadataValue,
+    shard: Option<AsciiMetadataValue>,
+    uid: Option<AsciiMetadataValue>,
+    incarnation: Option<AsciiMetadataValue>,
+    deadline: Duration,
+}
+
+impl tonic::service::Interceptor for Stamp {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        let m = request.metadata_mut();
+        m.insert("abis-cluster-id", self.cluster.clone());
+        m.insert("abis-map-epoch", self.epoch.clone());
+        if let Some(shard) = &self.shard {
+            m.insert("abis-shard-id", shard.clone());
+        }
+        if let Some(uid) = &self.uid {
+            m.insert("abis-node-uid", uid.clone());
+        }
+        if let Some(incarnation) = &self.incarnation {
+            m.insert("abis-node-incarnation", incarnation.clone());
+        }
+        request.set_timeout(self.deadline);
+        Ok(request)
+    }
+}
+
+fn ascii(text: &str) -> Option<AsciiMetadataValue> {
+    MetadataValue::try_from(text).ok()
+}
+
 /// One shard node and what the coordinator last saw of it.
 pub struct NodeConn {
     /// Its map entry.
     pub entry: NodeEntry,
-    client: ShardClient<Channel>,
+    channel: Channel,
     live: AtomicBool,
     records: AtomicU64,
     last_seen: Mutex<Option<SystemTime>>,
 }
 
 impl NodeConn {
-    /// A client of it.
-    pub fn client(&self) -> ShardClient<Channel> {
-        self.client.clone()
+    /// A client without fence metadata (for Info, which is never fenced).
+    pub fn plain_client(&self) -> ShardClient<Channel> {
+        ShardClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     /// Whether its last call or probe succeeded.
@@ -80,18 +128,15 @@ impl Connector {
     /// A lazy connection to `entry` (a node that is down does not stop anything).
     pub fn connect(&self, entry: &NodeEntry) -> anyhow::Result<NodeConn> {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
+        // No endpoint-wide timeout: each call sets its own deadline (some scale with the work).
         let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", entry.address))?
-            .connect_timeout(self.timeout)
-            .timeout(self.timeout);
+            .connect_timeout(self.timeout);
         if let Some(tls) = &self.tls {
             endpoint = endpoint.tls_config(tls.clone())?;
         }
-        let client = ShardClient::new(endpoint.connect_lazy())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         Ok(NodeConn {
             entry: entry.clone(),
-            client,
+            channel: endpoint.connect_lazy(),
             live: AtomicBool::new(false),
             records: AtomicU64::new(0),
             last_seen: Mutex::new(None),
@@ -108,8 +153,10 @@ pub struct Cluster {
     pub map: ShardMap,
     /// One per map node, same order.
     pub nodes: Vec<Arc<NodeConn>>,
-    /// Deadline of each call to a node.
+    /// Deadline of each call to a node (searches get more: see `search`).
     pub timeout: Duration,
+    /// What each node is trusted with.
+    pub trust: Arc<Trust>,
     shape: SharedShape,
     /// Operations running on this version (see `topology::Topology::drain_reads`).
     pub(crate) active: AtomicUsize,
@@ -140,6 +187,32 @@ pub fn unavailable(message: impl Into<String>) -> Status {
     })
 }
 
+/// Whether a node's refusal means the request or its answer is too large: the caller's fault
+/// (typed TOO_LARGE by a node, or a message over gRPC's size limit on either side), never a
+/// reason to try another replica.
+pub fn is_too_large(status: &Status) -> bool {
+    match error_detail_of(status) {
+        Some(d) => d.code == ErrorCode::TooLarge as i32,
+        None => {
+            matches!(status.code(), Code::ResourceExhausted | Code::OutOfRange)
+                && status.message().contains("message length too large")
+        }
+    }
+}
+
+/// The caller's TOO_LARGE error for a node's size refusal.
+pub fn too_large(status: &Status) -> Status {
+    status_from_detail(ErrorDetail {
+        code: ErrorCode::TooLarge as i32,
+        message: format!(
+            "the answer would exceed the message size limit ({}): ask for fewer probes or \
+             fewer results per probe",
+            status.message()
+        ),
+        ..Default::default()
+    })
+}
+
 /// Why a node's call failed, as an identify reports it.
 pub fn cause_of(status: &Status) -> UnsearchedCause {
     match status.code() {
@@ -158,6 +231,7 @@ impl Cluster {
         connector: &Connector,
         previous: Option<&Cluster>,
         shape: SharedShape,
+        trust: Arc<Trust>,
     ) -> anyhow::Result<Self> {
         let nodes = map
             .nodes
@@ -178,28 +252,61 @@ impl Cluster {
             map,
             nodes,
             timeout: connector.timeout,
+            trust,
             shape,
             active: AtomicUsize::new(0),
         })
     }
 
-    /// A client of node `node`.
-    pub fn client(&self, node: usize) -> ShardClient<Channel> {
-        self.nodes[node].client.clone()
+    /// A client of node `node` whose calls carry this version's fence and the default deadline.
+    pub fn client(&self, node: usize) -> Client {
+        self.client_within(node, self.timeout)
     }
 
-    /// Runs one call to node `node` under the deadline and records its liveness.
+    /// A client of node `node` whose calls carry this version's fence and `deadline`.
+    pub fn client_within(&self, node: usize, deadline: Duration) -> Client {
+        let conn = &self.nodes[node];
+        let identity = self.trust.identity(&conn.entry.id);
+        let uid = identity.uid;
+        let stamp = Stamp {
+            incarnation: (identity.verified_incarnation != 0)
+                .then(|| AsciiMetadataValue::from(identity.verified_incarnation)),
+            cluster: ascii(&self.map.cluster_id)
+                .unwrap_or_else(|| AsciiMetadataValue::from_static("")),
+            epoch: AsciiMetadataValue::from(self.map.epoch),
+            shard: ascii(&conn.entry.id),
+            uid: uid.as_deref().and_then(ascii),
+            deadline,
+        };
+        ShardClient::with_interceptor(conn.channel.clone(), stamp)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Runs one call to node `node` under the default deadline and records its liveness.
     pub async fn call<T>(
         &self,
         node: usize,
         fut: impl Future<Output = Result<tonic::Response<T>, Status>>,
     ) -> Result<T, Status> {
-        let outcome = match tokio::time::timeout(self.timeout, fut).await {
+        self.call_within(node, self.timeout, fut).await
+    }
+
+    /// Runs one call to node `node` under `deadline` (the client's own deadline should be the
+    /// same: see [`Cluster::client_within`]) and records its liveness.
+    pub async fn call_within<T>(
+        &self,
+        node: usize,
+        deadline: Duration,
+        fut: impl Future<Output = Result<tonic::Response<T>, Status>>,
+    ) -> Result<T, Status> {
+        // A little slack, so the node's own deadline (grpc-timeout) fires first.
+        let outcome = match tokio::time::timeout(deadline + Duration::from_millis(250), fut).await {
             Ok(Ok(r)) => Ok(r.into_inner()),
             Ok(Err(s)) => Err(s),
             Err(_) => Err(Status::deadline_exceeded(format!(
                 "no answer within {} ms",
-                self.timeout.as_millis()
+                deadline.as_millis()
             ))),
         };
         let conn = &self.nodes[node];
@@ -220,38 +327,39 @@ impl Cluster {
         *self.shape.read().expect("shape lock")
     }
 
-    /// Asks every node for its info once; updates liveness, record counts and the shape.
-    pub async fn probe(self: &Arc<Self>) {
-        let mut tasks = JoinSet::new();
-        for node in 0..self.nodes.len() {
-            let this = self.clone();
-            tasks.spawn(async move {
-                let mut client = this.client(node);
-                let info = this
-                    .call(node, client.info(v1::ShardNodeInfoRequest {}))
-                    .await;
-                if let Ok(info) = info {
-                    this.nodes[node]
-                        .records
-                        .store(info.records, Ordering::Release);
-                    let mut shape = this.shape.write().expect("shape lock");
-                    if shape.is_none() {
-                        *shape = info.shape;
-                    }
-                } else {
-                    this.nodes[node].saw(false);
-                }
-            });
+    /// Records what node `node` answered to Info: live, its record count, and the gallery
+    /// shape if none is known yet.
+    pub fn saw_info(&self, node: usize, info: &v1::ShardNodeInfoResponse) {
+        let conn = &self.nodes[node];
+        conn.saw(true);
+        conn.records.store(info.records, Ordering::Release);
+        let mut shape = self.shape.write().expect("shape lock");
+        if shape.is_none() {
+            *shape = info.shape;
         }
-        while tasks.join_next().await.is_some() {}
     }
 
-    /// Runs `op(node, client, ranges)` so that every slot is answered by exactly one replica,
-    /// retrying a failed node's slots on other replicas (see the module doc).
-    pub async fn scatter<T, F, Fut>(self: &Arc<Self>, op: F) -> Result<Gathered<T>, Status>
+    /// Records that node `node` did not answer.
+    pub fn saw_silence(&self, node: usize) {
+        self.nodes[node].saw(false);
+    }
+
+    /// Whether node `node` may be read for `slot` (see `trust`).
+    pub fn readable(&self, node: usize, slot: u32) -> bool {
+        self.trust.readable(&self.nodes[node].entry.id, slot)
+    }
+
+    /// Runs `op(node, client, ranges)` so that every slot is answered by exactly one readable
+    /// replica, retrying a failed node's slots on other replicas (see the module doc); each
+    /// call under `deadline(node)`.
+    pub async fn scatter<T, F, Fut>(
+        self: &Arc<Self>,
+        deadline: impl Fn(usize) -> Duration,
+        op: F,
+    ) -> Result<Gathered<T>, Status>
     where
         T: Send + 'static,
-        F: Fn(ShardClient<Channel>, Vec<SlotRange>) -> Fut,
+        F: Fn(Client, Vec<SlotRange>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>> + Send + 'static,
     {
         let mut remaining: Vec<u32> = (0..SLOT_COUNT).collect();
@@ -265,7 +373,7 @@ impl Cluster {
                 let pick = replicas
                     .iter()
                     .map(|&r| usize::from(r))
-                    .filter(|r| !failed.contains_key(r))
+                    .filter(|&r| !failed.contains_key(&r) && self.readable(r, slot))
                     .min_by_key(|&r| {
                         let load = plan.get(&r).map_or(0, Vec::len);
                         (!self.nodes[r].is_live(), load)
@@ -281,10 +389,11 @@ impl Cluster {
             let mut tasks = JoinSet::new();
             for (node, slots) in plan {
                 let ranges = to_ranges(slots.iter().copied());
-                let fut = op(self.client(node), ranges);
+                let within = deadline(node);
+                let fut = op(self.client_within(node, within), ranges);
                 let this = self.clone();
                 tasks.spawn(async move {
-                    let outcome = this.call(node, fut).await;
+                    let outcome = this.call_within(node, within, fut).await;
                     (node, slots, outcome)
                 });
             }
@@ -295,6 +404,7 @@ impl Cluster {
                 match outcome {
                     Ok(value) => parts.push(Part { node, value }),
                     Err(s) if s.code() == Code::InvalidArgument => return Err(s),
+                    Err(s) if is_too_large(&s) => return Err(too_large(&s)),
                     Err(s) => {
                         failed.insert(node, s);
                         remaining.extend(slots);

@@ -6,6 +6,8 @@
 //! `--client-key`), unless `--insecure-plaintext` is given explicitly; tokens are still checked
 //! in plaintext when a token file is given.
 
+use crate::auth::{parse_client_roles, parse_tokens, Caller};
+use crate::search::Limits;
 use crate::shard_map::NodeEntry;
 pub use abis_server_kit::tls::TlsPem;
 use anyhow::{bail, Context};
@@ -61,6 +63,84 @@ pub struct Args {
     /// Prometheus endpoint address (`GET /metrics`, plain HTTP); none when absent.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Request limits and search deadlines.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Request limits: batch and message sizes, candidates, the threshold floor, concurrency, and
+/// how deadlines grow with a search's work. Shared with `abis serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Most records, probes, applicants or ids in one request (1 to 1,000).
+    #[arg(long, default_value_t = abis_proto::MAX_BATCH_ITEMS)]
+    pub max_batch: usize,
+    /// Most candidates one probe may ask for (1 to 1,000).
+    #[arg(long, default_value_t = abis_proto::MAX_RESULTS)]
+    pub max_results: usize,
+    /// Least fixed threshold score an identify may ask for (-log10 of the per-comparison false
+    /// match rate; FPIR thresholds always lie far above it).
+    #[arg(long, default_value_t = 3.0)]
+    pub min_threshold_score: f64,
+    /// Largest gRPC message received or sent, in bytes (at least 1 MiB).
+    #[arg(long, default_value_t = 64 << 20)]
+    pub max_message_bytes: usize,
+    /// Searches and verifications run at once; more are shed with RESOURCE_EXHAUSTED
+    /// (OVERLOADED) [default: 4 per core].
+    #[arg(long)]
+    pub max_concurrent_searches: Option<usize>,
+    /// Record-probe comparisons per second a shard node reaches at least: a search call's
+    /// deadline is --shard-timeout-ms plus its probes times the node's records over this rate.
+    #[arg(long, default_value_t = 2e5)]
+    pub node_scan_rate: f64,
+}
+
+impl LimitArgs {
+    /// Validates into the limits, the message size and the concurrency.
+    pub fn validate(&self) -> anyhow::Result<(Limits, usize, usize)> {
+        if !(1..=abis_proto::MAX_BATCH_ITEMS).contains(&self.max_batch) {
+            bail!("--max-batch must be 1 to {}", abis_proto::MAX_BATCH_ITEMS);
+        }
+        if !(1..=abis_proto::MAX_RESULTS).contains(&self.max_results) {
+            bail!("--max-results must be 1 to {}", abis_proto::MAX_RESULTS);
+        }
+        if !(self.min_threshold_score.is_finite() && self.min_threshold_score >= 0.0) {
+            bail!("--min-threshold-score must be a finite score of at least 0");
+        }
+        if self.max_message_bytes < 1 << 20 {
+            bail!("--max-message-bytes must be at least 1 MiB");
+        }
+        if !(self.node_scan_rate.is_finite() && self.node_scan_rate > 0.0) {
+            bail!("--node-scan-rate must be positive");
+        }
+        let concurrent = self
+            .max_concurrent_searches
+            .unwrap_or_else(|| 4 * std::thread::available_parallelism().map_or(2, |n| n.get()));
+        if concurrent == 0 {
+            bail!("--max-concurrent-searches must be at least 1");
+        }
+        let limits = Limits {
+            max_batch: self.max_batch,
+            max_results: self.max_results,
+            min_threshold_score: self.min_threshold_score,
+            scan_rate: self.node_scan_rate,
+            ..Limits::default()
+        };
+        Ok((limits, self.max_message_bytes, concurrent))
+    }
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        Self {
+            max_batch: abis_proto::MAX_BATCH_ITEMS,
+            max_results: abis_proto::MAX_RESULTS,
+            min_threshold_score: 3.0,
+            max_message_bytes: 64 << 20,
+            max_concurrent_searches: None,
+            node_scan_rate: 2e5,
+        }
+    }
 }
 
 /// How the public API is secured: TLS (`--tls-cert`, `--tls-key`) and client authentication
@@ -77,17 +157,29 @@ pub struct ApiArgs {
     /// PEM CA of clients authenticated by certificate (mutual TLS on the public API).
     #[arg(long)]
     pub client_ca: Option<PathBuf>,
-    /// File of accepted bearer tokens, one per line.
+    /// File of accepted bearer tokens: one per line, optionally followed by roles
+    /// (`admin,enrol,identify,verify,read-jobs` or `all`; default `enrol,identify,verify`) and a
+    /// name for the audit log.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Roles of clients authenticated by certificate: lines of `SHA256-FINGERPRINT ROLES NAME`
+    /// (unlisted certificates of the client CA get `enrol,identify,verify`).
+    #[arg(long, requires = "client_ca")]
+    pub client_roles: Option<PathBuf>,
+    /// The audit log (append-only, hash-chained) [default: <data-dir>/audit.log].
+    #[arg(long)]
+    pub audit_log: Option<PathBuf>,
 }
 
-/// The public API's security as validated: server TLS (with the client CA) and the tokens.
+/// The public API's security as validated: server TLS (with the client CA), the tokens and
+/// the certificate clients' roles.
 pub struct ApiSecurity {
     /// Server TLS; `None` for plaintext.
     pub tls: Option<TlsPem>,
-    /// Accepted bearer tokens; empty: no token check.
-    pub tokens: Vec<String>,
+    /// Accepted bearer tokens with their callers; empty: no token check.
+    pub tokens: Vec<(String, Caller)>,
+    /// Callers of client certificates, by SHA-256 fingerprint.
+    pub clients: Vec<(Vec<u8>, Caller)>,
 }
 
 impl ApiArgs {
@@ -99,16 +191,21 @@ impl ApiArgs {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read token file {}", p.display()))?;
-                let tokens: Vec<String> = text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect();
+                let tokens = parse_tokens(&text)
+                    .with_context(|| format!("bad token file {}", p.display()))?;
                 if tokens.is_empty() {
                     bail!("token file {} holds no token", p.display());
                 }
                 tokens
+            }
+        };
+        let clients = match &self.client_roles {
+            None => Vec::new(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read client roles {}", p.display()))?;
+                parse_client_roles(&text)
+                    .with_context(|| format!("bad client roles file {}", p.display()))?
             }
         };
         let cert = read(&self.tls_cert, "TLS certificate")?;
@@ -118,7 +215,11 @@ impl ApiArgs {
             if cert.is_some() || key.is_some() || client_ca.is_some() {
                 bail!("--insecure-plaintext conflicts with the TLS settings given");
             }
-            return Ok(ApiSecurity { tls: None, tokens });
+            return Ok(ApiSecurity {
+                tls: None,
+                tokens,
+                clients,
+            });
         }
         let (Some(cert), Some(key)) = (cert, key) else {
             bail!(
@@ -136,6 +237,7 @@ impl ApiArgs {
                 ca: client_ca,
             }),
             tokens,
+            clients,
         })
     }
 }
@@ -163,8 +265,18 @@ pub struct Config {
     pub server_tls: Option<TlsPem>,
     /// Client TLS towards shard nodes (CA of the nodes always set).
     pub shard_tls: Option<TlsPem>,
-    /// Accepted bearer tokens; empty: no token check.
-    pub tokens: Vec<String>,
+    /// Accepted bearer tokens with their callers; empty: no token check.
+    pub tokens: Vec<(String, Caller)>,
+    /// Callers of client certificates, by SHA-256 fingerprint.
+    pub clients: Vec<(Vec<u8>, Caller)>,
+    /// The audit log's file.
+    pub audit_log: PathBuf,
+    /// Request limits and search deadlines.
+    pub limits: Limits,
+    /// Largest gRPC message received or sent.
+    pub max_message_bytes: usize,
+    /// Searches and verifications run at once.
+    pub max_concurrent_searches: usize,
 }
 
 fn read(path: &Option<PathBuf>, what: &str) -> anyhow::Result<Option<Vec<u8>>> {
@@ -207,7 +319,16 @@ impl Args {
                 ca: Some(ca),
             })
         };
+        let (limits, max_message_bytes, max_concurrent_searches) = self.limits.validate()?;
+        let audit_log = self
+            .api
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.log"));
         Ok(Config {
+            limits,
+            max_message_bytes,
+            max_concurrent_searches,
             listen: self.listen,
             metrics_listen: self.metrics_listen,
             data_dir: self.data_dir,
@@ -216,9 +337,11 @@ impl Args {
             shard_timeout: Duration::from_millis(self.shard_timeout_ms.max(1)),
             job_attempts: self.job_attempts.max(1),
             job_retry: Duration::from_millis(self.job_retry_ms),
+            audit_log,
             server_tls: api.tls,
             shard_tls,
             tokens: api.tokens,
+            clients: api.clients,
         })
     }
 }

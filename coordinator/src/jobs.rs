@@ -35,6 +35,9 @@ pub struct StoredJob {
     /// Attempts started so far.
     #[prost(uint32, tag = "4")]
     pub attempts: u32,
+    /// The caller that submitted it (the audit name of its token or certificate).
+    #[prost(string, tag = "5")]
+    pub owner: String,
 }
 
 impl StoredJob {
@@ -128,12 +131,17 @@ impl JobStore {
         }
     }
 
-    /// Stores a new PENDING job, or returns the existing one with `false` when the same
-    /// request was submitted before (ALREADY_EXISTS when the content differs).
-    pub fn submit(&self, request: v1::SubmitDedupJobRequest) -> Result<(v1::Job, bool), Status> {
+    /// Stores a new PENDING job of `owner`, or returns the existing one with `false` when the
+    /// same owner submitted the same request before (ALREADY_EXISTS when the content or the
+    /// owner differs).
+    pub fn submit(
+        &self,
+        request: v1::SubmitDedupJobRequest,
+        owner: &str,
+    ) -> Result<(v1::Job, bool), Status> {
         let _one_at_a_time = self.submit.lock().map_err(internal)?;
         if let Some(existing) = self.get(&request.job_id)? {
-            if existing.request.as_ref() == Some(&request) {
+            if existing.request.as_ref() == Some(&request) && existing.owner == owner {
                 return Ok((existing.job(), false));
             }
             return Err(status_from_detail(ErrorDetail {
@@ -157,23 +165,24 @@ impl JobStore {
             request: Some(request),
             job: Some(job.clone()),
             attempts: 0,
+            owner: owner.to_owned(),
         };
         self.put(&stored)?;
         Ok((job, true))
     }
 
-    /// PENDING and RUNNING jobs, oldest first.
-    pub fn unfinished(&self) -> Result<Vec<v1::Job>, Status> {
+    /// PENDING and RUNNING jobs with their owners, oldest first.
+    pub fn unfinished(&self) -> Result<Vec<(String, v1::Job)>, Status> {
         let mut out = Vec::new();
         for item in self.db.iterator(IteratorMode::Start) {
             let (_, value) = item.map_err(internal)?;
             let stored = StoredJob::decode(&*value).map_err(internal)?;
             if !is_final(&stored.job()) {
-                out.push((stored.seq, stored.job()));
+                out.push((stored.seq, stored.owner.clone(), stored.job()));
             }
         }
-        out.sort_by_key(|(seq, _)| *seq);
-        Ok(out.into_iter().map(|(_, j)| j).collect())
+        out.sort_by_key(|(seq, _, _)| *seq);
+        Ok(out.into_iter().map(|(_, o, j)| (o, j)).collect())
     }
 
     /// Follows state changes (subscribe before reading the current state).
@@ -205,14 +214,16 @@ mod tests {
         {
             let (store, pending) = JobStore::open(dir.path()).unwrap();
             assert!(pending.is_empty());
-            let (job, created) = store.submit(request("j1", 2)).unwrap();
+            let (job, created) = store.submit(request("j1", 2), "reg").unwrap();
             assert!(created && job.state == JobState::Pending as i32);
-            let (again, created) = store.submit(request("j1", 2)).unwrap();
+            let (again, created) = store.submit(request("j1", 2), "reg").unwrap();
             assert!(!created);
             assert_eq!(again, job);
-            let err = store.submit(request("j1", 3)).unwrap_err();
+            let err = store.submit(request("j1", 3), "reg").unwrap_err();
             assert_eq!(err.code(), tonic::Code::AlreadyExists);
-            store.submit(request("j2", 1)).unwrap();
+            let err = store.submit(request("j1", 2), "someone-else").unwrap_err();
+            assert_eq!(err.code(), tonic::Code::AlreadyExists);
+            store.submit(request("j2", 1), "reg").unwrap();
             let mut stored = store.get("j1").unwrap().unwrap();
             stored.job.as_mut().unwrap().state = JobState::Running as i32;
             store.put(&stored).unwrap();

@@ -7,11 +7,11 @@
 //! 2. Plan ([`plan::balanced`]) and publish a map where every slot gaining a node lists it as
 //!    *incoming*: writes now reach the old replicas and the incoming node, reads still use the
 //!    old replicas only.
-//! 3. Copy each moving slot range from one old replica to its new node, one page at a time
-//!    with the write gate held, so no write to the range lands between reading a page and
-//!    storing it. After the last page, still holding the gate, the two nodes' counts for the
-//!    range must agree; if a write that failed half-way left them apart, the range is
-//!    reconciled record by record (missing ones copied, extra ones deleted on the new node).
+//! 3. Copy each moving slot range from one old replica (a readable one: see `trust`) to its new
+//!    node with [`copy::converge`] (one page at a time with the write gate held, so no write to
+//!    the range lands between reading a page and storing it; records only the new node holds,
+//!    left by a write that failed half-way, are deleted). Then, with the gate held, the two
+//!    nodes' per-slot summaries (counts and content digests) must agree.
 //! 4. Publish the map where the new nodes are replicas and the nodes that gave slots up are
 //!    not; wait until no call still runs on an older map.
 //! 5. Drop the given-up slots on their old nodes; DRAINING nodes that hold nothing turn DRAINED.
@@ -23,6 +23,7 @@
 //! plans again from there (a node already holding part of a copy gets the rest).
 
 use crate::cluster::Cluster;
+use crate::copy;
 use crate::plan;
 use crate::shard_map::{to_ranges, NodeState, PendingDrop, ShardMap};
 use crate::topology::Topology;
@@ -33,9 +34,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-
-/// Records per copied page.
-const PAGE: u32 = 256;
 
 /// Deadline of one DropSlots call (a node deletes every record of the slots).
 const DROP_TIMEOUT: Duration = Duration::from_secs(600);
@@ -213,12 +211,18 @@ impl Rebalancer {
                 }
             }
             for &to in &add {
+                // A replica behind on the slot is no source: prefer readable, live, least used.
                 let from = *map
                     .replicas(slot)
                     .iter()
                     .min_by_key(|&&r| {
                         let r = usize::from(r);
-                        (!cluster.nodes[r].is_live(), sourced[r], r)
+                        (
+                            !cluster.readable(r, slot),
+                            !cluster.nodes[r].is_live(),
+                            sourced[r],
+                            r,
+                        )
                     })
                     .expect("every slot has a replica");
                 sourced[usize::from(from)] += 1;
@@ -241,68 +245,41 @@ impl Rebalancer {
             .collect()
     }
 
-    /// Copies one move's records, page by page under the write gate, then checks the counts.
+    /// Copies one move's records, page by page under the write gate, then checks the summaries.
     async fn copy(&self, cluster: &Arc<Cluster>, index: usize, mv: &Move) -> anyhow::Result<()> {
         let from = node_index(cluster, &mv.from)?;
         let to = node_index(cluster, &mv.to)?;
-        let mut after = String::new();
-        loop {
-            let _gate = self.topology.exclusive().await;
-            let (records, last) = scan_page(cluster, from, &mv.ranges, &after).await?;
-            if records.is_empty() {
-                self.reconcile(cluster, from, to, &mv.ranges).await?;
-                break;
-            }
-            let n = records.len() as u64;
-            insert(cluster, to, records).await?;
-            after = last;
-            self.progress.lock().expect("progress lock").moves[index].copied += n;
+        if let Some(slot) = mv
+            .ranges
+            .iter()
+            .flat_map(|r| r.start..r.end)
+            .find(|&s| !cluster.readable(from, s))
+        {
+            bail!(
+                "{} is not a complete copy of slot {slot} (behind, lost or unverified): \
+                 retry once it has been repaired",
+                mv.from
+            );
         }
-        self.progress.lock().expect("progress lock").moves[index].done = true;
-        Ok(())
-    }
-
-    /// With the write gate held: makes the copy on `to` equal the range on `from`.
-    async fn reconcile(
-        &self,
-        cluster: &Arc<Cluster>,
-        from: usize,
-        to: usize,
-        ranges: &[SlotRange],
-    ) -> anyhow::Result<()> {
-        if count(cluster, from, ranges).await? == count(cluster, to, ranges).await? {
-            return Ok(());
-        }
-        tracing::warn!(
-            from = %cluster.nodes[from].entry.id,
-            to = %cluster.nodes[to].entry.id,
-            "copy and source disagree: reconciling record by record"
-        );
-        let source = scan_all(cluster, from, ranges).await?;
-        let copy = scan_all(cluster, to, ranges).await?;
-        let extra: Vec<String> = copy
-            .keys()
-            .filter(|id| !source.contains_key(*id))
-            .cloned()
-            .collect();
-        let missing: Vec<v1::Record> = source
-            .into_iter()
-            .filter(|(id, _)| !copy.contains_key(id))
-            .map(|(_, r)| r)
-            .collect();
-        for chunk in extra.chunks(PAGE as usize) {
-            delete(cluster, to, chunk.to_vec()).await?;
-        }
-        for chunk in missing.chunks(PAGE as usize) {
-            insert(cluster, to, chunk.to_vec()).await?;
-        }
+        copy::converge(
+            &self.topology,
+            cluster,
+            from,
+            to,
+            &mv.ranges,
+            true,
+            |copied| self.progress.lock().expect("progress lock").moves[index].copied = copied,
+        )
+        .await?;
+        let _gate = self.topology.exclusive().await;
         let (a, b) = (
-            count(cluster, from, ranges).await?,
-            count(cluster, to, ranges).await?,
+            copy::summaries(cluster, from, &mv.ranges).await?,
+            copy::summaries(cluster, to, &mv.ranges).await?,
         );
         if a != b {
-            bail!("after reconciling, the source holds {a} records and the copy {b}");
+            bail!("after copying, the source and the copy still differ");
         }
+        self.progress.lock().expect("progress lock").moves[index].done = true;
         Ok(())
     }
 
@@ -391,126 +368,4 @@ fn node_index(cluster: &Cluster, id: &str) -> anyhow::Result<usize> {
         .map
         .index_of(id)
         .ok_or_else(|| anyhow!("shard {id} is no longer in the map"))
-}
-
-fn status_error(cluster: &Cluster, node: usize, s: tonic::Status) -> anyhow::Error {
-    anyhow!(
-        "shard {}: {:?}: {}",
-        cluster.nodes[node].entry.id,
-        s.code(),
-        s.message()
-    )
-}
-
-/// One page of `ranges` on `node` after `after`: the records and the last id.
-async fn scan_page(
-    cluster: &Arc<Cluster>,
-    node: usize,
-    ranges: &[SlotRange],
-    after: &str,
-) -> anyhow::Result<(Vec<v1::Record>, String)> {
-    let mut client = cluster.client(node);
-    let request = v1::ScanRecordsRequest {
-        slots: ranges.to_vec(),
-        after_reference_id: after.to_owned(),
-        page_size: PAGE,
-    };
-    let page = cluster
-        .call(node, async move {
-            let mut stream = client.scan_records(request).await?.into_inner();
-            Ok(tonic::Response::new(stream.message().await?))
-        })
-        .await
-        .map_err(|s| status_error(cluster, node, s))?;
-    Ok(page.map_or_else(Default::default, |p| (p.records, p.last_reference_id)))
-}
-
-/// Every record of `ranges` on `node`, by reference id.
-async fn scan_all(
-    cluster: &Arc<Cluster>,
-    node: usize,
-    ranges: &[SlotRange],
-) -> anyhow::Result<BTreeMap<String, v1::Record>> {
-    let mut all = BTreeMap::new();
-    let mut after = String::new();
-    loop {
-        let (records, last) = scan_page(cluster, node, ranges, &after).await?;
-        if records.is_empty() {
-            return Ok(all);
-        }
-        all.extend(records.into_iter().map(|r| (r.reference_id.clone(), r)));
-        after = last;
-    }
-}
-
-async fn count(cluster: &Arc<Cluster>, node: usize, ranges: &[SlotRange]) -> anyhow::Result<u64> {
-    let mut client = cluster.client(node);
-    let counted = cluster
-        .call(
-            node,
-            client.count(v1::ShardCountRequest {
-                slots: ranges.to_vec(),
-            }),
-        )
-        .await
-        .map_err(|s| status_error(cluster, node, s))?;
-    Ok(counted.ranges.iter().map(|r| r.records).sum())
-}
-
-/// The first per-record error of a node's write, as an error naming the node and the record.
-fn first_error<'a>(
-    cluster: &Cluster,
-    node: usize,
-    what: &str,
-    mut results: impl Iterator<Item = (&'a str, Option<&'a v1::ErrorDetail>)>,
-) -> anyhow::Result<()> {
-    match results.find(|(_, e)| e.is_some()) {
-        Some((id, error)) => bail!(
-            "shard {} could not {what} {id}: {error:?}",
-            cluster.nodes[node].entry.id
-        ),
-        None => Ok(()),
-    }
-}
-
-async fn insert(
-    cluster: &Arc<Cluster>,
-    node: usize,
-    records: Vec<v1::Record>,
-) -> anyhow::Result<()> {
-    let mut client = cluster.client(node);
-    let call = client.insert(v1::ShardInsertRequest {
-        records,
-        map_epoch: cluster.map.epoch,
-    });
-    let response = cluster
-        .call(node, call)
-        .await
-        .map_err(|s| status_error(cluster, node, s))?;
-    let results = response.results.iter();
-    first_error(
-        cluster,
-        node,
-        "insert",
-        results.map(|r| (r.reference_id.as_str(), r.error.as_ref())),
-    )
-}
-
-async fn delete(cluster: &Arc<Cluster>, node: usize, ids: Vec<String>) -> anyhow::Result<()> {
-    let mut client = cluster.client(node);
-    let call = client.delete(v1::ShardDeleteRequest {
-        reference_ids: ids,
-        map_epoch: cluster.map.epoch,
-    });
-    let response = cluster
-        .call(node, call)
-        .await
-        .map_err(|s| status_error(cluster, node, s))?;
-    let results = response.results.iter();
-    first_error(
-        cluster,
-        node,
-        "delete",
-        results.map(|r| (r.reference_id.as_str(), r.error.as_ref())),
-    )
 }

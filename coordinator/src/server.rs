@@ -1,8 +1,9 @@
 //! Start-up, serving and shutdown.
 //!
-//! Start-up: open (or create) the shard map and the job store in `--data-dir`, connect lazily
-//! to the shard nodes and start the prober, requeue unfinished jobs, start the worker, bind,
-//! then print `listening on <addr>` on stdout (tests and scripts wait for it). The gRPC server
+//! Start-up: open (or create) the shard map, the trust store and the job store in `--data-dir`,
+//! connect lazily to the shard nodes, run one monitor round (so the nodes are known before
+//! anything is read) and start the monitor and the repairer, requeue unfinished jobs, start the
+//! worker, bind, then print `listening on <addr>` on stdout (tests and scripts wait for it). The gRPC server
 //! holds `Abis` and `Admin` behind the authentication interceptor, the standard health service
 //! (`SERVING` for "" and both services) and reflection v1 and v1alpha.
 //!
@@ -11,17 +12,21 @@
 //! start.
 
 use crate::auth::Auth;
-use crate::cluster::{Connector, MAX_MESSAGE_BYTES};
+use crate::cluster::Connector;
 use crate::config::{Config, TlsPem};
 use crate::jobs::JobStore;
 use crate::metrics::Metrics;
+use crate::monitor::Monitor;
 use crate::rebalance::Rebalancer;
+use crate::repair::Repairer;
 use crate::service::Coordinator;
 use crate::shard_map::ShardMap;
 use crate::topology::Topology;
+use crate::trust::Trust;
 use crate::worker::Worker;
 use abis_proto::v1::abis_server::AbisServer;
 use abis_proto::v1::admin_server::AdminServer;
+use abis_server_kit::audit::AuditLog;
 use abis_server_kit::Launch;
 use anyhow::Context;
 use std::sync::Arc;
@@ -31,6 +36,10 @@ use tonic::transport::Server;
 
 /// How often shard nodes are probed.
 const PROBE_PERIOD: Duration = Duration::from_millis(500);
+/// Every slot's replicas are compared every this many probe rounds (10 s).
+const ANTI_ENTROPY_ROUNDS: u32 = 20;
+/// How often marked replicas are repaired.
+const REPAIR_PERIOD: Duration = Duration::from_millis(500);
 
 /// Runs the coordinator until a termination signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -53,12 +62,22 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         tls: config.shard_tls.as_ref().map(TlsPem::client),
         timeout: config.shard_timeout,
     };
+    let trust = Arc::new(Trust::open(&config.data_dir)?);
     let topology = Arc::new(Topology::new(
         map,
         connector.clone(),
         config.data_dir.clone(),
+        trust,
     )?);
-    let prober = topology.clone().spawn_prober(PROBE_PERIOD);
+    let monitor = Arc::new(Monitor::new(topology.clone(), ANTI_ENTROPY_ROUNDS));
+    // One round before serving: nodes are read only once the monitor has known them.
+    if let Err(e) = monitor.round(false).await {
+        tracing::warn!("first monitor round: {e:#}");
+    }
+    let prober = monitor.clone().spawn(PROBE_PERIOD);
+    let repairer = Arc::new(Repairer::new(topology.clone()));
+    let watching = monitor.clone();
+    let repairs = repairer.spawn(REPAIR_PERIOD, move || watching.refusal().is_some());
     let (store, pending) = JobStore::open(&config.data_dir)?;
     let store = Arc::new(store);
     let (queue, jobs) = tokio::sync::mpsc::unbounded_channel();
@@ -71,6 +90,7 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         store: store.clone(),
         attempts: config.job_attempts,
         retry_pause: config.job_retry,
+        limits: config.limits,
     };
     let worker = tokio::spawn(worker.run(jobs));
     let coordinator = Coordinator {
@@ -80,6 +100,12 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         store,
         queue,
         metrics: Arc::new(Metrics::new()),
+        monitor,
+        limits: config.limits,
+        searches: Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_searches.max(1),
+        )),
+        audit: AuditLog::open(&config.audit_log)?,
     };
     // Bound and announced (`metrics on <addr>`) before the API, like a shard node's.
     let metrics_task = match config.metrics_listen {
@@ -97,11 +123,11 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
     };
 
     let certificates = config.server_tls.as_ref().is_some_and(|t| t.ca.is_some());
-    let auth = Auth::new(config.tokens.clone(), certificates);
+    let auth = Auth::new(config.tokens.clone(), certificates, config.clients.clone());
     let check = auth.clone();
     let abis = AbisServer::new(coordinator.clone())
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
     let abis = tonic::service::interceptor::InterceptedService::new(abis, move |r| check.check(r));
     let admin = AdminServer::new(coordinator);
     let admin = tonic::service::interceptor::InterceptedService::new(admin, move |r| auth.check(r));
@@ -152,6 +178,7 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         .await
         .context("gRPC server failed")?;
     prober.abort();
+    repairs.abort();
     worker.abort();
     if let Some(task) = metrics_task {
         task.abort();

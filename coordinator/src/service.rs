@@ -1,18 +1,26 @@
 //! The public service `abis.v1.Abis` (`abis.v1.Admin` is in `admin`). Handlers only check the
 //! request shape and delegate: [`writes`] for routed writes and verify, [`search`] for
 //! gallery-wide reads, the [`JobStore`] and the worker queue for de-dup jobs. Each call takes
-//! the current cluster version (a write also the write gate, see `topology`) and runs in a
-//! tracing span named after its method.
+//! the current cluster version (a write also the write gate, see `topology`).
+//!
+//! Every call goes through [`Coordinator::handle`]: refused while the monitor finds the map is
+//! not the cluster's, refused without the roles it needs (`auth`), run in a tracing span named
+//! after its method, counted in the metrics, and, when it touches people or the cluster,
+//! written to the audit log (caller, operation, reference ids, outcome) before it is answered.
 
+use crate::auth::{caller_of, Caller, Role};
 use crate::cluster::{unavailable, Connector};
 use crate::jobs::{is_final, JobStore};
 use crate::metrics::Metrics;
+use crate::monitor::Monitor;
 use crate::rebalance::Rebalancer;
+use crate::search::Limits;
 use crate::topology::Topology;
 use crate::{search, writes};
 use abis_proto::v1;
 use abis_proto::v1::abis_server::Abis;
-use abis_proto::{ProtoError, MAX_BATCH_ITEMS};
+use abis_proto::{checked_batch, status_from_detail, ProtoError};
+use abis_server_kit::audit::{AuditLog, Event};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,19 +44,87 @@ pub struct Coordinator {
     pub queue: mpsc::UnboundedSender<String>,
     /// Request counts and latencies, cluster gauges.
     pub metrics: Arc<Metrics>,
+    /// Node identities and the map's standing.
+    pub monitor: Arc<Monitor>,
+    /// Request size limits and search deadlines.
+    pub limits: Limits,
+    /// Searches and verifications running at once (one more is shed as overloaded).
+    pub searches: Arc<tokio::sync::Semaphore>,
+    /// Where calls that touch people or the cluster are recorded.
+    pub audit: AuditLog,
+}
+
+fn detail(code: v1::ErrorCode, message: String) -> Status {
+    status_from_detail(v1::ErrorDetail {
+        code: code as i32,
+        message,
+        ..Default::default()
+    })
+}
+
+/// How a call is audited: the ids it concerns, and what to say of its answer.
+pub(crate) struct Audit<T> {
+    ids: Vec<String>,
+    describe: fn(&T) -> String,
+}
+
+impl<T> Audit<T> {
+    /// Audited, concerning `ids`, its answer summarised by `describe`.
+    pub(crate) fn of(ids: Vec<String>, describe: fn(&T) -> String) -> Option<Self> {
+        Some(Self { ids, describe })
+    }
 }
 
 impl Coordinator {
-    /// Runs a handler's body in a tracing span named after its method, logs a failure, and
-    /// counts the call and its latency in the metrics.
-    pub(crate) async fn traced<T>(
+    /// Runs one call (see the module doc): `needs` are the roles it requires, `audit` how it is
+    /// recorded (`None`: a call that touches nobody).
+    pub(crate) async fn handle<T>(
         &self,
         method: &'static str,
+        caller: &Caller,
+        needs: &[Role],
+        audit: Option<Audit<T>>,
         body: impl Future<Output = Result<T, Status>>,
     ) -> Result<Response<T>, Status> {
         let started = Instant::now();
-        let span = tracing::info_span!("rpc", method);
-        let result = body.instrument(span.clone()).await;
+        let span = tracing::info_span!("rpc", method, caller = %caller.name);
+        // A map that is not the cluster's must not be used; the map's own state may be read.
+        let refusal = match method {
+            "ListShards" | "RebalanceStatus" => None,
+            _ => self.monitor.refusal(),
+        };
+        let allowed = needs.iter().try_for_each(|&r| caller.require(r).map(drop));
+        let result = match (refusal, allowed) {
+            (Some(why), _) => Err(detail(
+                v1::ErrorCode::FailedPrecondition,
+                format!("refusing to serve: {why}"),
+            )),
+            (None, Err(denied)) => Err(denied),
+            (None, Ok(())) => body.instrument(span.clone()).await,
+        };
+        let result = match audit {
+            None => result,
+            Some(audit) => {
+                let (outcome, said) = match &result {
+                    Ok(value) => ("OK".to_owned(), (audit.describe)(value)),
+                    Err(s) => (format!("{:?}", s.code()), s.message().to_owned()),
+                };
+                let event = Event {
+                    caller: caller.name.clone(),
+                    op: method.to_owned(),
+                    ids: audit.ids,
+                    outcome,
+                    detail: said,
+                };
+                match self.audit.record(event).await {
+                    Ok(()) => result,
+                    Err(e) => Err(detail(
+                        v1::ErrorCode::Internal,
+                        format!("the call could not be audited: {e:#}"),
+                    )),
+                }
+            }
+        };
         let code = match &result {
             Ok(_) => Code::Ok,
             Err(s) => {
@@ -58,6 +134,32 @@ impl Coordinator {
         };
         self.metrics.observe(method, code, started.elapsed());
         result.map(Response::new)
+    }
+
+    /// A slot for one search or verification, or OVERLOADED (retry shortly) when all are taken.
+    fn search_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+        self.searches.clone().try_acquire_owned().map_err(|_| {
+            detail(
+                v1::ErrorCode::Overloaded,
+                "the coordinator is running as many searches as it allows; retry shortly".into(),
+            )
+        })
+    }
+
+    /// A job the caller may read: its own, or any with the read-jobs role.
+    fn job(&self, job_id: &str, caller: &Caller) -> Result<v1::Job, Status> {
+        check_job_id(job_id)?;
+        let stored = self.store.get(job_id)?.ok_or_else(|| not_found(job_id))?;
+        if !caller.has(Role::ReadJobs) && stored.owner != caller.name {
+            return Err(detail(
+                v1::ErrorCode::PermissionDenied,
+                format!(
+                    "job {job_id} was submitted by another caller; reading it needs the \
+                     read-jobs role"
+                ),
+            ));
+        }
+        Ok(stored.job())
     }
 }
 
@@ -73,22 +175,40 @@ fn check_job_id(id: &str) -> Result<(), Status> {
 }
 
 fn not_found(job_id: &str) -> Status {
-    abis_proto::status_from_detail(v1::ErrorDetail {
-        code: v1::ErrorCode::NotFound as i32,
-        message: format!("no job {job_id}"),
-        ..Default::default()
-    })
+    detail(v1::ErrorCode::NotFound, format!("no job {job_id}"))
 }
 
-impl Coordinator {
-    fn job(&self, job_id: &str) -> Result<v1::Job, Status> {
-        check_job_id(job_id)?;
-        Ok(self
-            .store
-            .get(job_id)?
-            .ok_or_else(|| not_found(job_id))?
-            .job())
+fn ids_of(records: &[v1::Record]) -> Vec<String> {
+    records.iter().map(|r| r.reference_id.clone()).collect()
+}
+
+fn candidates(results: &[v1::IdentifyResult]) -> String {
+    results
+        .iter()
+        .map(|r| {
+            let ids: Vec<&str> = r
+                .candidates
+                .iter()
+                .map(|c| c.reference_id.as_str())
+                .collect();
+            format!("{}: [{}]", r.probe_reference_id, ids.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn write_summary<R>(results: &[R], outcome: impl Fn(&R) -> (i32, bool, bool)) -> String {
+    let (mut changed, mut unchanged, mut failed, mut pending) = (0, 0, 0, 0);
+    for r in results {
+        let (code, error, repair) = outcome(r);
+        match (error, code) {
+            (true, _) => failed += 1,
+            (false, 1) => changed += 1,
+            _ => unchanged += 1,
+        }
+        pending += usize::from(repair);
     }
+    format!("{changed} changed, {unchanged} unchanged, {failed} failed, {pending} repair pending")
 }
 
 #[tonic::async_trait]
@@ -97,8 +217,14 @@ impl Abis for Coordinator {
         &self,
         request: Request<v1::InsertRequest>,
     ) -> Result<Response<v1::InsertResponse>, Status> {
+        let caller = caller_of(&request);
         let records = request.into_inner().records;
-        self.traced("Insert", async {
+        let audit = Audit::of(ids_of(&records), |r: &v1::InsertResponse| {
+            write_summary(&r.results, |x| {
+                (x.outcome, x.error.is_some(), x.repair_pending)
+            })
+        });
+        self.handle("Insert", &caller, &[Role::Enrol], audit, async {
             let results = writes::insert(&*self.topology.write().await, records).await?;
             Ok(v1::InsertResponse { results })
         })
@@ -109,8 +235,14 @@ impl Abis for Coordinator {
         &self,
         request: Request<v1::DeleteRequest>,
     ) -> Result<Response<v1::DeleteResponse>, Status> {
+        let caller = caller_of(&request);
         let ids = request.into_inner().reference_ids;
-        self.traced("Delete", async {
+        let audit = Audit::of(ids.clone(), |r: &v1::DeleteResponse| {
+            write_summary(&r.results, |x| {
+                (x.outcome, x.error.is_some(), x.repair_pending)
+            })
+        });
+        self.handle("Delete", &caller, &[Role::Enrol], audit, async {
             let results = writes::delete(&*self.topology.write().await, ids).await?;
             Ok(v1::DeleteResponse { results })
         })
@@ -121,11 +253,22 @@ impl Abis for Coordinator {
         &self,
         request: Request<v1::IdentifyRequest>,
     ) -> Result<Response<v1::IdentifyResponse>, Status> {
+        let caller = caller_of(&request);
         let req = request.into_inner();
-        self.traced("Identify", async {
+        let ids = req.probe.iter().map(|p| p.reference_id.clone()).collect();
+        let audit = Audit::of(ids, |r: &v1::IdentifyResponse| {
+            candidates(r.result.as_slice())
+        });
+        self.handle("Identify", &caller, &[Role::Identify], audit, async {
+            let _permit = self.search_permit()?;
             let probe = req.probe.ok_or_else(|| ProtoError::missing("probe"))?;
-            let mut results =
-                search::identify(&self.topology.read(), vec![probe], req.options.as_ref()).await?;
+            let mut results = search::identify(
+                &self.topology.read(),
+                vec![probe],
+                req.options.as_ref(),
+                &self.limits,
+            )
+            .await?;
             Ok(v1::IdentifyResponse {
                 result: results.pop(),
             })
@@ -137,10 +280,20 @@ impl Abis for Coordinator {
         &self,
         request: Request<v1::IdentifyBatchRequest>,
     ) -> Result<Response<v1::IdentifyBatchResponse>, Status> {
+        let caller = caller_of(&request);
         let req = request.into_inner();
-        self.traced("IdentifyBatch", async {
-            let results =
-                search::identify(&self.topology.read(), req.probes, req.options.as_ref()).await?;
+        let audit = Audit::of(ids_of(&req.probes), |r: &v1::IdentifyBatchResponse| {
+            candidates(&r.results)
+        });
+        self.handle("IdentifyBatch", &caller, &[Role::Identify], audit, async {
+            let _permit = self.search_permit()?;
+            let results = search::identify(
+                &self.topology.read(),
+                req.probes,
+                req.options.as_ref(),
+                &self.limits,
+            )
+            .await?;
             Ok(v1::IdentifyBatchResponse { results })
         })
         .await
@@ -150,8 +303,15 @@ impl Abis for Coordinator {
         &self,
         request: Request<v1::VerifyRequest>,
     ) -> Result<Response<v1::VerifyResponse>, Status> {
+        let caller = caller_of(&request);
         let req = request.into_inner();
-        self.traced("Verify", async {
+        let mut ids = vec![req.reference_id.clone()];
+        ids.extend(req.probe.iter().map(|p| p.reference_id.clone()));
+        let audit = Audit::of(ids, |r: &v1::VerifyResponse| {
+            format!("match {} at score {:.2}", r.is_match, r.fused_score)
+        });
+        self.handle("Verify", &caller, &[Role::Verify], audit, async {
+            let _permit = self.search_permit()?;
             writes::verify(&self.topology.read(), req).await
         })
         .await
@@ -161,25 +321,22 @@ impl Abis for Coordinator {
         &self,
         request: Request<v1::SubmitDedupJobRequest>,
     ) -> Result<Response<v1::SubmitDedupJobResponse>, Status> {
+        let caller = caller_of(&request);
         let req = request.into_inner();
-        self.traced("SubmitDedupJob", async {
+        let mut ids = vec![format!("job:{}", req.job_id)];
+        ids.extend(ids_of(&req.applicants));
+        let audit = Audit::of(ids, |r: &v1::SubmitDedupJobResponse| {
+            format!("created {}", r.created)
+        });
+        let needs = [Role::Enrol, Role::Identify];
+        self.handle("SubmitDedupJob", &caller, &needs, audit, async {
             check_job_id(&req.job_id)?;
-            let n = req.applicants.len();
-            if n == 0 || n > MAX_BATCH_ITEMS {
-                return Err(ProtoError::OutOfRange {
-                    field: "applicants".into(),
-                    reason: format!("{n} items, 1 to {MAX_BATCH_ITEMS} accepted"),
-                }
-                .into());
-            }
-            if let Some(i) = req
-                .applicants
-                .iter()
-                .position(|a| a.reference_id.is_empty())
-            {
-                return Err(ProtoError::missing(format!("applicants[{i}].reference_id")).into());
-            }
-            let (job, created) = self.store.submit(req)?;
+            self.limits
+                .check_items("applicants", req.applicants.len())?;
+            // Checked whole now, so a job never fails later on a template it could not store.
+            let shape = writes::shape(&self.topology.read()).await?;
+            checked_batch(req.applicants.clone(), &shape, "applicants")?;
+            let (job, created) = self.store.submit(req, &caller.name)?;
             if created {
                 self.queue
                     .send(job.job_id.clone())
@@ -197,10 +354,18 @@ impl Abis for Coordinator {
         &self,
         request: Request<v1::GetJobRequest>,
     ) -> Result<Response<v1::GetJobResponse>, Status> {
+        let caller = caller_of(&request);
         let id = request.into_inner().job_id;
-        self.traced("GetJob", async {
+        let audit = Audit::of(vec![format!("job:{id}")], |r: &v1::GetJobResponse| {
+            let job = r.job.clone().unwrap_or_default();
+            format!(
+                "state {:?}",
+                v1::JobState::try_from(job.state).unwrap_or_default()
+            )
+        });
+        self.handle("GetJob", &caller, &[], audit, async {
             Ok(v1::GetJobResponse {
-                job: Some(self.job(&id)?),
+                job: Some(self.job(&id, &caller)?),
             })
         })
         .await
@@ -212,9 +377,16 @@ impl Abis for Coordinator {
         &self,
         request: Request<v1::WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let caller = caller_of(&request);
         let id = request.into_inner().job_id;
         let mut changes = self.store.subscribe();
-        let first = self.job(&id)?;
+        let audit = Audit::of(vec![format!("job:{id}")], |_: &v1::Job| "watching".into());
+        let first = self
+            .handle("WatchJob", &caller, &[], audit, async {
+                self.job(&id, &caller)
+            })
+            .await?
+            .into_inner();
         let (tx, rx) = mpsc::channel(16);
         let this = self.clone();
         tokio::spawn(async move {
@@ -232,7 +404,7 @@ impl Abis for Coordinator {
                 let next = match changes.recv().await {
                     Ok(job) if job.job_id == id => job,
                     Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(_)) => match this.job(&id) {
+                    Err(broadcast::error::RecvError::Lagged(_)) => match this.job(&id, &caller) {
                         Ok(job) => job,
                         Err(_) => return,
                     },
@@ -255,13 +427,14 @@ impl Abis for Coordinator {
 
     async fn ping(
         &self,
-        _request: Request<v1::PingRequest>,
+        request: Request<v1::PingRequest>,
     ) -> Result<Response<v1::PingResponse>, Status> {
-        self.traced("Ping", async {
-            let cluster = self.topology.read();
-            if cluster.shape().is_none() {
-                cluster.probe().await;
+        let caller = caller_of(&request);
+        self.handle("Ping", &caller, &[], None, async {
+            if self.topology.read().shape().is_none() {
+                let _ = self.monitor.round(false).await;
             }
+            let cluster = self.topology.read();
             let shape = cluster
                 .shape()
                 .ok_or_else(|| unavailable("no shard node has answered yet"))?;
@@ -277,9 +450,10 @@ impl Abis for Coordinator {
 
     async fn reference_count(
         &self,
-        _request: Request<v1::ReferenceCountRequest>,
+        request: Request<v1::ReferenceCountRequest>,
     ) -> Result<Response<v1::ReferenceCountResponse>, Status> {
-        self.traced("ReferenceCount", async {
+        let caller = caller_of(&request);
+        self.handle("ReferenceCount", &caller, &[], None, async {
             let (count, completeness) = search::count(&self.topology.read()).await?;
             Ok(v1::ReferenceCountResponse {
                 count,
@@ -293,9 +467,17 @@ impl Abis for Coordinator {
         &self,
         request: Request<v1::PendingJobsRequest>,
     ) -> Result<Response<v1::PendingJobsResponse>, Status> {
+        let caller = caller_of(&request);
         let limit = request.into_inner().limit as usize;
-        self.traced("PendingJobs", async {
-            let jobs = self.store.unfinished()?;
+        self.handle("PendingJobs", &caller, &[], None, async {
+            let everyone = caller.has(Role::ReadJobs);
+            let jobs: Vec<v1::Job> = self
+                .store
+                .unfinished()?
+                .into_iter()
+                .filter(|(owner, _)| everyone || *owner == caller.name)
+                .map(|(_, j)| j)
+                .collect();
             let count = |s: v1::JobState| jobs.iter().filter(|j| j.state == s as i32).count();
             Ok(v1::PendingJobsResponse {
                 pending: count(v1::JobState::Pending) as u64,

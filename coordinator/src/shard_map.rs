@@ -16,6 +16,12 @@
 //! starts load it: the stored map is authoritative. A `--shard ID=ADDR` flag for a node it
 //! holds updates that node's address (a node moved); flags naming unknown nodes, stale after
 //! nodes were added or removed, are reported and ignored.
+//!
+//! A map made from the flags gets a new random *cluster id*, which every call to a node carries
+//! and every node keeps once written to. If the file is lost, the map made again from the flags
+//! is therefore another cluster: the nodes refuse it and the coordinator refuses to serve (see
+//! `monitor`) until the operator restores the file from a backup. The file changes only when the
+//! map does (Admin calls, rebalances): back it up after each.
 
 use abis_proto::v1::{ShardState, SlotRange};
 use abis_proto::SLOT_COUNT;
@@ -93,7 +99,10 @@ pub struct PendingDrop {
 /// The nodes and, per slot, its replicas (indices into `nodes`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardMap {
-    /// Raised on every change; sent with every write so nodes fence stale coordinators.
+    /// Made with the map; sent with every call so nodes refuse another cluster's coordinator.
+    #[serde(default)]
+    pub cluster_id: String,
+    /// Raised on every change; sent with every call so nodes fence stale coordinators.
     pub epoch: u64,
     /// Replicas per slot.
     pub replication: u32,
@@ -140,6 +149,7 @@ impl ShardMap {
             })
             .collect();
         Ok(Self {
+            cluster_id: new_cluster_id(),
             epoch: 1,
             replication,
             nodes,
@@ -251,6 +261,11 @@ impl ShardMap {
                     "--replication differs from the stored shard map; using the stored value"
                 );
             }
+            if map.cluster_id.is_empty() {
+                // A map from before cluster ids: its nodes hold none either and take this one.
+                map.cluster_id = new_cluster_id();
+                moved = true;
+            }
             if moved {
                 map.save(dir)?;
             }
@@ -273,6 +288,11 @@ impl ShardMap {
         std::fs::File::open(dir)?.sync_all()?;
         Ok(())
     }
+}
+
+/// A random cluster id (128 bits, hex).
+fn new_cluster_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Ascending slots as half-open ranges of consecutive slots.

@@ -16,6 +16,7 @@
 
 use crate::cluster::{Cluster, Connector, SharedShape};
 use crate::shard_map::ShardMap;
+use crate::trust::Trust;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -28,6 +29,8 @@ pub struct Topology {
     current: RwLock<Arc<Cluster>>,
     connector: Connector,
     shape: SharedShape,
+    /// What each node is trusted with (shared by every version).
+    pub trust: Arc<Trust>,
     gate: Arc<AsyncRwLock<()>>,
     dir: PathBuf,
     /// Serialises map changes (Admin calls and the rebalancer's switches).
@@ -72,13 +75,19 @@ impl Deref for Writing {
 
 impl Topology {
     /// The topology of `map`, whose file lives in `dir`.
-    pub fn new(map: ShardMap, connector: Connector, dir: PathBuf) -> anyhow::Result<Self> {
+    pub fn new(
+        map: ShardMap,
+        connector: Connector,
+        dir: PathBuf,
+        trust: Arc<Trust>,
+    ) -> anyhow::Result<Self> {
         let shape = SharedShape::default();
-        let cluster = Cluster::new(map, &connector, None, shape.clone())?;
+        let cluster = Cluster::new(map, &connector, None, shape.clone(), trust.clone())?;
         Ok(Self {
             current: RwLock::new(Arc::new(cluster)),
             connector,
             shape,
+            trust,
             gate: Arc::new(AsyncRwLock::new(())),
             dir,
             changes: Mutex::new(()),
@@ -114,7 +123,13 @@ impl Topology {
         map.epoch = self.read().map.epoch + 1;
         map.save(&self.dir)?;
         let mut current = self.current.write().expect("topology lock");
-        let next = Cluster::new(map, &self.connector, Some(&current), self.shape.clone())?;
+        let next = Cluster::new(
+            map,
+            &self.connector,
+            Some(&current),
+            self.shape.clone(),
+            self.trust.clone(),
+        )?;
         tracing::info!(epoch = next.map.epoch, "shard map published");
         Ok(std::mem::replace(&mut *current, Arc::new(next)))
     }
@@ -133,16 +148,5 @@ impl Topology {
                 );
             }
         }
-    }
-
-    /// Probes every node of the current version every `period` until the task is dropped.
-    pub fn spawn_prober(self: Arc<Self>, period: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                let cluster = self.read().clone();
-                cluster.probe().await;
-                tokio::time::sleep(period).await;
-            }
-        })
     }
 }

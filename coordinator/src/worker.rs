@@ -8,6 +8,7 @@
 //! with other content) fails the job at once. An incomplete identify is never DONE.
 
 use crate::jobs::{JobStore, StoredJob};
+use crate::search::Limits;
 use crate::topology::Topology;
 use crate::{search, writes};
 use abis_proto::status::{error_detail_of, status_from_detail};
@@ -27,6 +28,8 @@ pub struct Worker {
     pub attempts: u32,
     /// Pause between attempts.
     pub retry_pause: Duration,
+    /// Search limits.
+    pub limits: Limits,
 }
 
 impl Worker {
@@ -108,6 +111,7 @@ impl Worker {
             &self.topology.read(),
             request.applicants.clone(),
             Some(&options),
+            &self.limits,
         )
         .await?;
         Ok(inserted

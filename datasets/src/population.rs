@@ -16,7 +16,10 @@ use crate::face::FaceModel;
 use crate::finger::FingerModel;
 use crate::iris::{Eye as GenEye, IrisModel};
 use crate::seed::{rng, Stream};
-use abis_engine::record::{Eye, FaceTemplate, FingerTemplate, IrisTemplate, Record, ReferenceId};
+use abis_engine::record::{
+    Eye, FaceTemplate, FingerTemplate, IrisTemplate, Record, ReferenceId, MIN_FINGER_MINUTIAE,
+    MIN_IRIS_VALID_FRACTION,
+};
 use abis_engine::storage::codec;
 use anyhow::{bail, Context};
 use rand::Rng;
@@ -108,6 +111,12 @@ impl Population {
             }
             let subject = self.iris.subject(self.seed, person, gen_eye);
             let sample = self.iris.capture(&subject, capture);
+            // An eye nearly shut (about 1 capture in 8,000 of the occlusion model) is left out,
+            // as a registration client retakes it; the engine's quality gate would refuse it.
+            let valid: u32 = sample.mask.iter().map(|b| b.count_ones()).sum();
+            if f64::from(valid) < MIN_IRIS_VALID_FRACTION * (sample.mask.len() * 8) as f64 {
+                continue;
+            }
             record.irises.push(IrisTemplate {
                 eye,
                 code: sample.code,
@@ -116,10 +125,12 @@ impl Population {
         }
         for position in 1..=self.fingers {
             let master = self.finger.master(self.seed, person, position - 1);
-            record.fingers.push(FingerTemplate {
-                position,
-                minutiae: self.finger.capture(&master, capture as u32),
-            });
+            let minutiae = self.finger.capture(&master, capture as u32);
+            // A capture under the quality gate's floor is left out, as a registration client
+            // retakes it or records the finger as an exception; the engine would refuse it.
+            if minutiae.len() >= MIN_FINGER_MINUTIAE {
+                record.fingers.push(FingerTemplate { position, minutiae });
+            }
         }
         if !missing_face {
             let subject = self.face.subject(self.seed, person);

@@ -88,4 +88,12 @@ pub struct EngineOptions {
     pub unsafe_no_sync: bool,
     /// Keep segments on the heap instead of memory-mapped files (rebuilt from RocksDB at open).
     pub memory_segments: bool,
+    /// Refuse a directory that holds no gallery ([`crate::EngineError::BadDataDir`]) instead of
+    /// creating one there. Everything that only reads or searches a gallery sets it, so a
+    /// mistyped path is an error, never an empty gallery that answers "no match".
+    pub must_exist: bool,
+    /// How records are grouped into partitions (a shard node: the cluster's routing slots), so
+    /// searches can be limited to some partitions and each partition summarised
+    /// ([`crate::census`]). `None`: one partition.
+    pub partitioner: Option<crate::census::Partitioner>,
 }

@@ -2,6 +2,7 @@
 //! [`crate::search`].
 
 use crate::calibration::Calibration;
+use crate::census::{Census, PartitionSummary, Scope};
 use crate::config::{EngineOptions, GalleryConfig, SearchConfig, MAX_FACE_DIM};
 use crate::error::{EngineError, Result};
 use crate::gallery::{self, Modality, RowWriter};
@@ -17,6 +18,7 @@ const FORMAT_VERSION: u64 = 1;
 const KEY_FORMAT: &str = "format";
 const KEY_SHAPE: &str = "shape";
 const KEY_NEXT_SLOT: &str = "next_slot";
+const KEY_GALLERY_ID: &str = "gallery_id";
 
 /// Outcome of one insert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,7 @@ pub(crate) struct Inner {
     pub(crate) segments: Vec<Segment>,
     dead: Vec<u64>,
     pub(crate) live: u64,
+    pub(crate) census: Census,
     next_slot: u32,
     tombstones: u64,
     opened: Vec<String>,
@@ -99,6 +102,11 @@ impl Inner {
         self.dead[w] |= 1 << (slot % 64);
     }
 
+    /// Whether search sees the row of `slot`: a live record in `scope`.
+    pub(crate) fn visible(&self, slot: u32, scope: Scope<'_>) -> bool {
+        !self.is_dead(slot) && self.census.in_scope(slot, scope)
+    }
+
     /// Fails closed: an error if search could not cover every live record.
     pub(crate) fn check_searchable(&self) -> Result<()> {
         match &self.degraded {
@@ -119,18 +127,20 @@ impl Inner {
 pub struct Engine {
     dir: PathBuf,
     backend: Backend,
+    gallery_id: u128,
     inner: RwLock<Inner>,
 }
 
 impl Engine {
-    /// Opens the gallery in `dir`, creating it if the directory is missing or empty.
+    /// Opens the gallery in `dir`, creating it if the directory is missing or empty (unless
+    /// `options.must_exist`: then a directory without a gallery is [`EngineError::BadDataDir`]).
     ///
     /// An existing gallery keeps its shape; passing a different `options.gallery` is refused.
     /// Segments are verified and repaired or rebuilt from RocksDB as needed (see
     /// [`crate::reconcile`]).
     pub fn open(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        check_data_dir(&dir)?;
+        check_data_dir(&dir, options.must_exist)?;
         let bad = |reason: String| EngineError::BadDataDir {
             path: dir.display().to_string(),
             reason,
@@ -169,6 +179,19 @@ impl Engine {
                 stored
             }
         };
+        let gallery_id = match store.meta(KEY_GALLERY_ID)? {
+            Some(b) => <[u8; 16]>::try_from(b.as_slice())
+                .map(u128::from_le_bytes)
+                .map_err(|_| EngineError::corruption("meta", "gallery id unreadable"))?,
+            None => {
+                // Made once, at creation (or at the first open of a gallery from before ids).
+                let id: u128 = rand::random();
+                let mut batch = store.batch();
+                batch.put_meta(&store, KEY_GALLERY_ID, &id.to_le_bytes());
+                store.commit(batch)?;
+                id
+            }
+        };
         let backend = gallery::backend(&dir, options.memory_segments);
         let mut segments = Vec::new();
         let mut opened = Vec::new();
@@ -184,8 +207,10 @@ impl Engine {
             segments.push(seg);
         }
         let tombstones = store.tombstones()?;
+        let census = take_census(&store, &options)?;
         let mut inner = Inner {
-            live: store.count_ids()?,
+            live: census.live(Scope::All),
+            census,
             next_slot: store.meta_u64(KEY_NEXT_SLOT)? as u32,
             tombstones: tombstones.len() as u64,
             store,
@@ -203,12 +228,19 @@ impl Engine {
         Ok(Self {
             dir,
             backend,
+            gallery_id,
             inner: RwLock::new(inner),
         })
     }
 
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Inner> {
         self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A random id made when the gallery was created and stored in it: another directory (a
+    /// wiped or replaced one) has another id, a copy of this one (a restored backup) the same.
+    pub fn gallery_id(&self) -> u128 {
+        self.gallery_id
     }
 
     /// The gallery's shape.
@@ -293,8 +325,9 @@ impl Engine {
         };
         let mut batch = inner.store.batch();
         let mut added = [0u64; Modality::ALL.len()];
+        let mut summaries = Vec::with_capacity(new.len());
         for (i, r) in new.iter().enumerate() {
-            batch.put_record(&inner.store, first_slot + i as u32, r);
+            summaries.push(batch.put_record(&inner.store, first_slot + i as u32, r));
             for m in Modality::ALL {
                 added[m.index()] += u64::from(m.present_in(r));
             }
@@ -318,6 +351,14 @@ impl Engine {
         // they are written, the next open restores them from RocksDB.
         inner.next_slot = next_slot;
         inner.live += new.len() as u64;
+        for (i, (r, (content, mask))) in new.iter().zip(summaries).enumerate() {
+            inner.census.add(
+                r.reference_id.as_str(),
+                first_slot + i as u32,
+                content,
+                mask,
+            );
+        }
         let mut writer = RowWriter::new(shape);
         let appended = Modality::ALL.iter().try_for_each(|m| {
             let seg = &mut inner.segments[m.index()];
@@ -366,10 +407,17 @@ impl Engine {
         inner.store.commit(batch)?;
         for &slot in &slots {
             inner.mark_dead(slot);
+            inner.census.remove(slot);
         }
         inner.live -= slots.len() as u64;
         inner.tombstones += slots.len() as u64;
         Ok(outcomes)
+    }
+
+    /// Every partition's live records and digest (see [`crate::census`]), in partition order:
+    /// one entry without a partitioner.
+    pub fn partitions(&self) -> Vec<PartitionSummary> {
+        self.read().census.summaries()
     }
 
     /// The stored record of a reference id.
@@ -455,11 +503,49 @@ impl Engine {
     }
 }
 
-fn check_data_dir(dir: &Path) -> Result<()> {
+/// Builds the census from `ids`; values stored before they held content hashes and masks are
+/// completed from the records (once, in batches).
+fn take_census(store: &Store, options: &EngineOptions) -> Result<Census> {
+    let mut census = Census::new(options.partitioner);
+    let mut legacy = Vec::new();
+    for item in store.id_entries() {
+        let (id, entry) = item?;
+        match entry.summary {
+            Some((content, mask)) => census.add(id.as_str(), entry.slot, content, mask),
+            None => legacy.push(entry.slot),
+        }
+    }
+    if !legacy.is_empty() {
+        tracing::info!(
+            records = legacy.len(),
+            "completing the census of an older gallery"
+        );
+    }
+    for chunk in legacy.chunks(4096) {
+        let mut batch = store.batch();
+        for &slot in chunk {
+            let record = store.record(slot)?.ok_or_else(|| {
+                EngineError::corruption("ids", format!("slot {slot} has no record"))
+            })?;
+            let (content, mask) = batch.complete_id_entry(store, slot, &record);
+            census.add(record.reference_id.as_str(), slot, content, mask);
+        }
+        store.commit(batch)?;
+    }
+    Ok(census)
+}
+
+fn check_data_dir(dir: &Path, must_exist: bool) -> Result<()> {
     let bad = |reason: &str| EngineError::BadDataDir {
         path: dir.display().to_string(),
         reason: reason.into(),
     };
+    if must_exist && !dir.join("db").join("CURRENT").is_file() {
+        return Err(bad(
+            "holds no abis gallery (check the path; galleries are created by `abis enroll`, \
+             `abis demo` or an explicit create flag)",
+        ));
+    }
     if dir.exists() {
         if !dir.is_dir() {
             return Err(bad("exists and is not a directory"));

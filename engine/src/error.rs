@@ -46,6 +46,10 @@ pub enum EngineError {
         /// What was found.
         detail: String,
     },
+    /// The search was stopped because whoever asked for it went away (a deadline passed, the
+    /// connection closed).
+    #[error("search cancelled: the caller gave up")]
+    Cancelled,
     /// RocksDB failed.
     #[error("storage error: {0}")]
     Storage(#[from] rocksdb::Error),

@@ -72,6 +72,11 @@ impl Modality {
 pub(crate) const FACE_F32: usize = 0;
 pub(crate) const FACE_I8: usize = 1;
 
+/// Part of every segment kind tag: the row checksum's coverage. Since `:meta2` it covers the
+/// metadata (slot, aux) too; segments written before are refused by their kind and rebuilt from
+/// RocksDB at open.
+const ROW_META: &str = ":meta2";
+
 /// The segment spec of a modality for a gallery shape.
 pub fn spec(modality: Modality, shape: &GalleryConfig) -> SegmentSpec {
     match modality {
@@ -83,7 +88,7 @@ pub fn spec(modality: Modality, shape: &GalleryConfig) -> SegmentSpec {
                 layout: RowLayout::Interleaved,
                 kind: crc32fast::hash(
                     format!(
-                        "iris:{}x{}x{}:interleaved{BLOCK_ROWS}",
+                        "iris:{}x{}x{}:interleaved{BLOCK_ROWS}{ROW_META}",
                         l.rows(),
                         l.cols(),
                         l.bits_per_cell()
@@ -99,13 +104,13 @@ pub fn spec(modality: Modality, shape: &GalleryConfig) -> SegmentSpec {
                 face::padded_stride(shape.face_dim),
             ],
             layout: RowLayout::Rows,
-            kind: crc32fast::hash(format!("face:{}", shape.face_dim).as_bytes()),
+            kind: crc32fast::hash(format!("face:{}{ROW_META}", shape.face_dim).as_bytes()),
         },
         Modality::Fingers => SegmentSpec {
             name: modality.name().into(),
             columns: vec![SET_WORDS * 8],
             layout: RowLayout::Rows,
-            kind: crc32fast::hash(b"fingers:mcc-simhash64x31:v1"),
+            kind: crc32fast::hash(format!("fingers:mcc-simhash64x31:v1{ROW_META}").as_bytes()),
         },
     }
 }
@@ -113,12 +118,10 @@ pub fn spec(modality: Modality, shape: &GalleryConfig) -> SegmentSpec {
 /// Resolution the engine states for stored minutiae: 500 ppi in pixels per centimetre.
 pub const FINGER_PPCM: u16 = 197;
 
-/// Fewest minutiae a finger needs to be searched and scored. Sparser captures (a fingertip, a
-/// smudge) are stored but treated as missing: with a handful of minutiae the matcher finds a few
-/// geometrically consistent pairs in almost any finger, and such impostor scores reach genuine
-/// levels (measured on generated captures of 7-11 minutiae: raw scores 0.1-0.27 against
-/// strangers, far past the calibration's FMR 1e-10 knot). Twelve is the usual forensic floor.
-pub const MIN_SEARCH_MINUTIAE: usize = 12;
+/// Fewest minutiae a finger needs to be searched and scored: the quality gate's floor
+/// ([`crate::record::MIN_FINGER_MINUTIAE`]), so every stored finger is searched. Records stored
+/// before the gate may hold sparser fingers; those are still skipped.
+pub const MIN_SEARCH_MINUTIAE: usize = crate::record::MIN_FINGER_MINUTIAE;
 
 /// Whether a finger has enough minutiae to be searched ([`MIN_SEARCH_MINUTIAE`]).
 pub fn searchable(minutiae: &[crate::record::Minutia]) -> bool {

@@ -21,6 +21,7 @@
 //! index are a separate modality to come, and identify/verify use iris and face only.
 
 pub mod calibration;
+pub mod census;
 pub mod config;
 mod engine;
 pub mod error;
@@ -32,6 +33,7 @@ pub mod search;
 pub mod storage;
 
 pub use calibration::Calibration;
+pub use census::{PartitionSet, PartitionSummary, Partitioner, Scope};
 pub use config::{EngineOptions, FaceFirstPass, GalleryConfig, SearchConfig};
 pub use engine::{DeleteOutcome, Engine, InsertOutcome, SegmentStats, Stats};
 pub use error::{EngineError, Result};
@@ -41,5 +43,6 @@ pub use record::{
     MAX_REFERENCE_ID_BYTES,
 };
 pub use search::{
-    Candidate, IdentifyRequest, IdentifyResult, ModalityScore, StageTimes, Threshold, VerifyResult,
+    Candidate, IdentifyRequest, IdentifyResult, ModalityScore, SearchControl, StageTimes,
+    Threshold, VerifyResult,
 };

@@ -13,9 +13,20 @@ use serde::{Deserialize, Serialize};
 /// Longest reference id accepted, in bytes (MOSIP's are UUIDs, 36 bytes).
 pub const MAX_REFERENCE_ID_BYTES: usize = 64;
 
-/// An opaque reference id: 1..=64 bytes of UTF-8. Not required to be a well-formed UUID.
+/// An opaque reference id: 1..=64 bytes of UTF-8 without control characters. Not required to be
+/// a well-formed UUID. Every way in (the API, files, stored records) goes through
+/// [`ReferenceId::new`]: deserialising an invalid id fails.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct ReferenceId(String);
+
+impl TryFrom<String> for ReferenceId {
+    type Error = EngineError;
+
+    fn try_from(id: String) -> Result<Self> {
+        Self::new(id)
+    }
+}
 
 impl ReferenceId {
     /// Validates and wraps a reference id.
@@ -105,6 +116,24 @@ pub struct FingerTemplate {
 /// Most minutiae accepted per finger (ISO 19794-2 counts them in one byte).
 pub const MAX_MINUTIAE: usize = 255;
 
+/// Fewest minutiae a finger template needs to be accepted (the quality gate). Sparser captures
+/// (a fingertip, a smudge) carry no usable evidence: with a handful of minutiae the matcher finds
+/// a few geometrically consistent pairs in almost any finger, and such impostor scores reach
+/// genuine levels (measured on generated captures of 7-11 minutiae: raw scores 0.1-0.27 against
+/// strangers, far past the calibration's FMR 1e-10 knot). Twelve is the usual forensic floor.
+pub const MIN_FINGER_MINUTIAE: usize = 12;
+
+/// Least fraction of an iris code's bits its mask must mark valid (the quality gate). Eyelids,
+/// lashes and reflections typically leave 40-85% of a code valid (the synthetic occlusion model:
+/// median 56%, 1st percentile 25%); a capture under this floor (an all-zero mask, an eye nearly
+/// shut) is refused rather than searched as a comparison of almost nothing: 10% of a Daugman
+/// code is about 200 bits, a fifth of the degrees of freedom of a typical comparison.
+pub const MIN_IRIS_VALID_FRACTION: f64 = 0.1;
+
+/// Largest minutia coordinate, in pixels at 500 ppi: every minutiae format stores 14 bits (a
+/// canvas of 16,383 pixels is 83 cm, far beyond any finger).
+pub const MAX_MINUTIA_COORDINATE: u16 = (1 << 14) - 1;
+
 /// One person's biometrics under a reference id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -179,7 +208,19 @@ impl Record {
             config
                 .iris_layout
                 .check(&iris.code, &iris.mask)
-                .map_err(|e| EngineError::template(name, e))?;
+                .map_err(|e| EngineError::template(&name, e))?;
+            let valid: u32 = iris.mask.iter().map(|b| b.count_ones()).sum();
+            let bits = iris.mask.len() * 8;
+            if f64::from(valid) < MIN_IRIS_VALID_FRACTION * bits as f64 {
+                return Err(EngineError::template(
+                    name,
+                    format!(
+                        "no usable iris: its mask marks {valid} of {bits} bits valid, at least \
+                         {:.0}% are needed",
+                        MIN_IRIS_VALID_FRACTION * 100.0
+                    ),
+                ));
+            }
         }
         if let Some(face) = &mut self.face {
             abis_matchers::face::check_embedding(&face.embedding, config.face_dim)
@@ -207,6 +248,15 @@ impl Record {
             {
                 return Err(EngineError::template(name, "position given twice"));
             }
+            if finger.minutiae.len() < MIN_FINGER_MINUTIAE {
+                return Err(EngineError::template(
+                    name,
+                    format!(
+                        "no usable finger: {} minutiae, at least {MIN_FINGER_MINUTIAE} are needed",
+                        finger.minutiae.len()
+                    ),
+                ));
+            }
             if finger.minutiae.len() > MAX_MINUTIAE {
                 return Err(EngineError::template(
                     name,
@@ -215,6 +265,19 @@ impl Record {
             }
             if finger.minutiae.iter().any(|m| m.quality > 100) {
                 return Err(EngineError::template(name, "minutia quality above 100"));
+            }
+            if let Some(m) = finger
+                .minutiae
+                .iter()
+                .find(|m| m.x.max(m.y) > MAX_MINUTIA_COORDINATE)
+            {
+                return Err(EngineError::template(
+                    name,
+                    format!(
+                        "minutia at ({}, {}): coordinates are at most {MAX_MINUTIA_COORDINATE}",
+                        m.x, m.y
+                    ),
+                ));
             }
         }
         Ok(())

@@ -4,12 +4,23 @@
 use abis_datasets::population::Population;
 use abis_engine::storage::segment::segment_files;
 use abis_engine::{
-    gallery, Engine, EngineError, EngineOptions, FaceFirstPass, FaceTemplate, IdentifyRequest,
-    IrisTemplate, Record, ReferenceId, SearchConfig, Threshold,
+    gallery, Engine, EngineError, EngineOptions, FaceFirstPass, FaceTemplate, FingerTemplate,
+    IdentifyRequest, IrisTemplate, Minutia, MinutiaKind, Record, ReferenceId, SearchConfig,
+    Threshold,
 };
 
 fn id(s: &str) -> ReferenceId {
     ReferenceId::new(s).unwrap()
+}
+
+fn minutia(x: u16, y: u16) -> Minutia {
+    Minutia {
+        x,
+        y,
+        angle: (x % 256) as u8,
+        kind: MinutiaKind::RidgeEnding,
+        quality: 60,
+    }
 }
 
 fn enrol(engine: &Engine, pop: &Population, people: u64) {
@@ -173,9 +184,33 @@ fn bad_input_gets_typed_errors_and_stores_nothing() {
     r.irises.clear();
     r.face = None;
     cases.push(("no template", r));
+    // The quality gate: templates that carry no usable evidence are refused, named.
+    let mut r = good.clone();
+    r.irises[1].mask = vec![0; code_bytes];
+    cases.push(("iris with an all-zero mask", r));
+    let mut r = good.clone();
+    r.fingers.push(FingerTemplate {
+        position: 3,
+        minutiae: (0..7).map(|i| minutia(100 + 20 * i, 200)).collect(),
+    });
+    cases.push(("finger under the minutiae floor", r));
+    let mut r = good.clone();
+    let mut minutiae: Vec<Minutia> = (0..20).map(|i| minutia(100 + 10 * i, 150)).collect();
+    minutiae[4].x = 20_000;
+    r.fingers.push(FingerTemplate {
+        position: 2,
+        minutiae,
+    });
+    cases.push(("minutia off any canvas", r));
     for (what, record) in cases {
         let err = engine.insert(record.clone()).expect_err(what);
         assert!(err.is_user_fault(), "{what}: {err}");
+        if what.starts_with("iris with") {
+            assert!(err.to_string().contains("iris right"), "named: {err}");
+        }
+        if what.starts_with("finger under") {
+            assert!(err.to_string().contains("finger 3"), "named: {err}");
+        }
         let err = engine
             .identify(&record, &IdentifyRequest::default())
             .expect_err(what);
@@ -346,6 +381,57 @@ fn damaged_or_missing_segments_are_detected_and_rebuilt() {
     );
 }
 
+/// A segment's metadata row (the record's slot, the face's i8 scale) is covered by the row
+/// checksum: a flipped slot bit would attribute a face to another person, a flipped scale would
+/// hide mates from the first pass. Both are found at open and the segment is rebuilt.
+#[test]
+fn flipped_segment_metadata_is_detected_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(19);
+    let faces: Vec<Record> = (0..20)
+        .map(|p| {
+            let mut r = pop.capture(p * 3, 1, id(&format!("f{p}")));
+            r.irises.clear();
+            r.fingers.clear();
+            r
+        })
+        .filter(|r| r.face.is_some())
+        .collect();
+    let expected = {
+        let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+        enrol(&engine, &pop, 200);
+        engine
+            .identify_batch(&faces, &IdentifyRequest::default())
+            .unwrap()
+    };
+    assert!(expected.iter().filter(|r| !r.candidates.is_empty()).count() >= 15);
+    let shape = abis_engine::GalleryConfig::default();
+    let face = segment_files(
+        &dir.path().join("segments"),
+        &gallery::spec(abis_engine::Modality::Face, &shape),
+    );
+    let meta = face.last().unwrap();
+    let mut bytes = std::fs::read(meta).unwrap();
+    // Row 9's slot (bytes 0..4 of its 16) and row 30's scale (bytes 4..8).
+    bytes[64 + 16 * 9] ^= 0x01;
+    bytes[64 + 16 * 30 + 6] ^= 0x10;
+    std::fs::write(meta, &bytes).unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    let opened = engine.stats().opened;
+    assert!(
+        opened
+            .iter()
+            .any(|o| o.starts_with("face: rebuilt") && o.contains("checksum")),
+        "{opened:?}"
+    );
+    assert_eq!(
+        engine
+            .identify_batch(&faces, &IdentifyRequest::default())
+            .unwrap(),
+        expected
+    );
+}
+
 #[test]
 fn memory_segments_give_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
@@ -392,8 +478,20 @@ fn data_dir_problems_are_reported() {
         Engine::open(&other, EngineOptions::default()),
         Err(EngineError::BadDataDir { .. })
     ));
+    // A directory holding no gallery is refused, and left alone, when the caller only reads.
+    let typo = dir.path().join("typo");
+    let must_exist = EngineOptions {
+        must_exist: true,
+        ..Default::default()
+    };
+    assert!(matches!(
+        Engine::open(&typo, must_exist.clone()),
+        Err(EngineError::BadDataDir { .. })
+    ));
+    assert!(!typo.exists(), "nothing created");
     let gallery = dir.path().join("g");
     drop(Engine::open(&gallery, EngineOptions::default()).unwrap());
+    drop(Engine::open(&gallery, must_exist).unwrap());
     let other_shape = abis_engine::GalleryConfig {
         face_dim: 128,
         ..Default::default()
@@ -521,4 +619,112 @@ fn open_iris_layout_gallery_finds_duplicates() {
         flagged.iter().all(|r| r.candidates.is_empty()),
         "new people flagged"
     );
+}
+
+fn last_digit(id: &str) -> u32 {
+    u32::from(id.as_bytes()[id.len() - 1] - b'0')
+}
+
+/// A shard node searches only the partitions (routing slots) it is asked for: candidates,
+/// `records_searched` and the FPIR threshold are those of the scope; a search whose caller went
+/// away stops with `Cancelled`; a threshold every record passes still answers within the cap.
+#[test]
+fn scoped_searches_count_what_they_compare_and_stop_when_cancelled() {
+    use abis_engine::{PartitionSet, Partitioner, Scope, SearchControl};
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(23);
+    let engine = Engine::open(
+        dir.path(),
+        EngineOptions {
+            partitioner: Some(Partitioner {
+                count: 10,
+                of: last_digit,
+            }),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    enrol(&engine, &pop, 400);
+    // Face-only records in partition 9's neighbourhood: compared only with face holders.
+    let mut probe = pop.capture(37, 1, id("probe-x"));
+    let mate = "person-37";
+    let parts = engine.partitions();
+    assert_eq!(parts.len(), 10);
+    assert_eq!(parts.iter().map(|p| p.records).sum::<u64>(), 400);
+    let own = PartitionSet::from_ranges(10, [(7, 8)]);
+    let other = PartitionSet::from_ranges(10, [(0, 7), (8, 10)]);
+    let run = |set: &PartitionSet, probe: &Record| {
+        engine
+            .identify_batch_with(
+                std::slice::from_ref(probe),
+                &IdentifyRequest::default(),
+                SearchControl {
+                    scope: Scope::Partitions(set),
+                    cancel: None,
+                },
+            )
+            .unwrap()
+            .0
+            .remove(0)
+    };
+    let inside = run(&own, &probe);
+    assert_eq!(inside.candidates[0].reference_id.as_str(), mate);
+    assert_eq!(inside.records_searched, parts[7].records);
+    let outside = run(&other, &probe);
+    assert!(outside
+        .candidates
+        .iter()
+        .all(|c| c.reference_id.as_str() != mate));
+    assert_eq!(outside.records_searched, 400 - parts[7].records);
+    // A face-only probe is compared with the records holding a face only.
+    probe.irises.clear();
+    probe.fingers.clear();
+    let faces = (0..400)
+        .filter(|&p| pop.enrolment(p).face.is_some())
+        .count() as u64;
+    let all = engine
+        .identify(&probe, &IdentifyRequest::default())
+        .unwrap();
+    assert_eq!(all.records_searched, faces);
+    // Everything passes a threshold of 0, yet the answer stays within max_results.
+    let flood = engine
+        .identify(
+            &pop.capture(5, 1, id("flood")),
+            &IdentifyRequest {
+                max_results: 7,
+                threshold: Threshold::Score(0.0),
+            },
+        )
+        .unwrap();
+    assert_eq!(flood.candidates.len(), 7);
+    let cancel = AtomicBool::new(true);
+    let stopped = engine.identify_batch_with(
+        std::slice::from_ref(&probe),
+        &IdentifyRequest::default(),
+        SearchControl {
+            scope: Scope::All,
+            cancel: Some(&cancel),
+        },
+    );
+    assert!(matches!(stopped, Err(EngineError::Cancelled)));
+}
+
+/// Reference ids read from bytes (a population file, a stored record) go through the same
+/// validation as the API's: empty, over-long and control-character ids are refused.
+#[test]
+fn reference_ids_are_validated_on_every_way_in() {
+    let mut r = Population::new(3).enrolment(0);
+    r.reference_id = id("ok");
+    let bytes = abis_engine::storage::codec::encode(&r);
+    let good = abis_engine::storage::codec::decode(&bytes).unwrap();
+    assert_eq!(good.reference_id.as_str(), "ok");
+    for bad in [String::new(), "a\u{7}b".to_owned(), "x".repeat(65)] {
+        let wire = postcard::to_stdvec(&bad).unwrap();
+        assert!(
+            postcard::from_bytes::<ReferenceId>(&wire).is_err(),
+            "{bad:?} must be refused"
+        );
+    }
+    assert!(postcard::from_bytes::<ReferenceId>(&postcard::to_stdvec("fine").unwrap()).is_ok());
 }

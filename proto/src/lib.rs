@@ -57,11 +57,11 @@ pub mod status;
 pub use error::{ProtoError, Result};
 pub use finger::{finger_from_proto, finger_to_proto, minutiae_from_record};
 pub use record::{
-    batch_into_engine, eye_from_proto, eye_to_proto, record_to_proto, reference_id, BatchError,
-    MAX_BATCH_ITEMS,
+    batch_into_engine, checked_batch, eye_from_proto, eye_to_proto, record_to_proto, reference_id,
+    BatchError, MAX_BATCH_ITEMS,
 };
 pub use routing::{slot_of, SLOT_COUNT};
-pub use search::{identify_request, identify_result_to_proto};
+pub use search::{identify_request, identify_result_to_proto, MAX_ANSWER_CANDIDATES, MAX_RESULTS};
 pub use status::{error_detail_of, grpc_code, status_from_detail, ToErrorDetail};
 
 /// The API version string servers report in `PingResponse.api_version`.

@@ -145,6 +145,42 @@ impl TryFrom<&v1::IrisLayout> for IrisLayout {
     }
 }
 
+impl TryFrom<&v1::GalleryShape> for GalleryConfig {
+    type Error = ProtoError;
+
+    fn try_from(s: &v1::GalleryShape) -> Result<Self> {
+        let layout = s
+            .iris_layout
+            .as_ref()
+            .ok_or_else(|| ProtoError::missing("shape.iris_layout"))?;
+        Ok(Self {
+            iris_layout: IrisLayout::try_from(layout).map_err(|source| ProtoError::BadIris {
+                eye: "layout",
+                source,
+            })?,
+            face_dim: s.face_dim as usize,
+        })
+    }
+}
+
+/// Converts a batch as [`batch_into_engine`] does and validates every record against the
+/// gallery's shape as the engine will before storing it (templates, the quality gate, the
+/// face normalised): the whole batch is refused at the first bad record, naming it, so a
+/// server can check a batch before anything of it is written anywhere.
+pub fn checked_batch(
+    records: Vec<v1::Record>,
+    shape: &GalleryConfig,
+    field: &str,
+) -> std::result::Result<Vec<Record>, tonic::Status> {
+    use crate::status::ToErrorDetail;
+    let mut records = batch_into_engine(records, &shape.iris_layout, field)?;
+    for (i, r) in records.iter_mut().enumerate() {
+        r.validate_and_normalise(shape)
+            .map_err(|e| crate::status::status_from_detail(e.error_detail().at_item(i)))?;
+    }
+    Ok(records)
+}
+
 impl From<&GalleryConfig> for v1::GalleryShape {
     fn from(c: &GalleryConfig) -> Self {
         Self {

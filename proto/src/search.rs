@@ -14,6 +14,13 @@ use abis_engine::{
     ReferenceId, Threshold, VerifyResult,
 };
 
+/// Most candidates one probe may ask for (`max_results`).
+pub const MAX_RESULTS: usize = 1_000;
+
+/// Most candidates one answer may carry in all (`max_results` times the probes): a full answer
+/// stays well under the 64 MiB message limit whatever the candidates' scores hold.
+pub const MAX_ANSWER_CANDIDATES: usize = 100_000;
+
 /// The engine's identify parameters from the wire's (absent or zero fields take the defaults:
 /// 30 results, FPIR 0.001). Ranges are checked by the engine.
 pub fn identify_request(options: Option<&v1::IdentifyOptions>) -> IdentifyRequest {

@@ -19,8 +19,10 @@ use tonic::{Code, Status};
 pub const ERROR_DETAIL_TYPE_URL: &str = "type.googleapis.com/abis.v1.ErrorDetail";
 
 /// The status code of each error code. Caller faults map to `INVALID_ARGUMENT`, `NOT_FOUND`,
-/// `ALREADY_EXISTS` or `FAILED_PRECONDITION`; service faults to `UNAVAILABLE` (retry),
-/// `DATA_LOSS` or `INTERNAL` (page an operator).
+/// `ALREADY_EXISTS`, `FAILED_PRECONDITION`, `PERMISSION_DENIED` or `RESOURCE_EXHAUSTED` (too
+/// large); service faults to `UNAVAILABLE` or `RESOURCE_EXHAUSTED` (overloaded: retry later),
+/// `CANCELLED`, `DATA_LOSS` or `INTERNAL` (page an operator). The detail's code tells the two
+/// `RESOURCE_EXHAUSTED` apart.
 pub fn grpc_code(code: ErrorCode) -> Code {
     match code {
         ErrorCode::InvalidReferenceId | ErrorCode::InvalidTemplate | ErrorCode::InvalidRequest => {
@@ -29,6 +31,9 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::AlreadyExists => Code::AlreadyExists,
         ErrorCode::NotFound => Code::NotFound,
         ErrorCode::FailedPrecondition => Code::FailedPrecondition,
+        ErrorCode::PermissionDenied => Code::PermissionDenied,
+        ErrorCode::TooLarge | ErrorCode::Overloaded => Code::ResourceExhausted,
+        ErrorCode::Cancelled => Code::Cancelled,
         ErrorCode::Unavailable => Code::Unavailable,
         ErrorCode::DataCorruption => Code::DataLoss,
         ErrorCode::Internal | ErrorCode::Unspecified => Code::Internal,
@@ -60,6 +65,7 @@ impl ToErrorDetail for EngineError {
             EngineError::DataCorruption { .. } => (ErrorCode::DataCorruption, None),
             EngineError::Storage(e) => (storage_code(e.kind()), None),
             EngineError::Io { .. } => (ErrorCode::Internal, None),
+            EngineError::Cancelled => (ErrorCode::Cancelled, None),
         };
         detail(code, self.to_string(), reference_id)
     }
@@ -169,7 +175,9 @@ impl v1::ErrorDetail {
                 | ErrorCode::InvalidRequest
                 | ErrorCode::AlreadyExists
                 | ErrorCode::NotFound
-                | ErrorCode::FailedPrecondition)
+                | ErrorCode::FailedPrecondition
+                | ErrorCode::PermissionDenied
+                | ErrorCode::TooLarge)
         )
     }
 }

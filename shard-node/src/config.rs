@@ -3,7 +3,8 @@
 //!
 //! Every setting can be given as a flag or in the file (`--config node.toml`, the same names
 //! with underscores: `listen`, `data_dir`, `shard_id`, `metrics_listen`, `tls_cert`, `tls_key`,
-//! `client_ca`, `insecure_plaintext`); a flag wins over the file. Unknown keys in the file are
+//! `client_ca`, `insecure_plaintext`, `max_searches`, `max_message_bytes`); a flag wins over the
+//! file. Unknown keys in the file are
 //! refused, so a misspelt setting never silently falls back to a default. Validation is where
 //! the security rule lives: a node serves mutual TLS (certificate, key and the CA that signs the
 //! clients' certificates, all three) unless `insecure_plaintext` is asked for explicitly, and
@@ -53,6 +54,13 @@ pub struct Args {
     /// Serve without TLS (local development only).
     #[arg(long)]
     pub insecure_plaintext: bool,
+    /// Searches (IdentifyBatch calls) run at once; one more is refused as overloaded
+    /// (RESOURCE_EXHAUSTED) [default: the number of cores].
+    #[arg(long)]
+    pub max_searches: Option<usize>,
+    /// Largest gRPC message received or sent, in bytes [default: 64 MiB].
+    #[arg(long)]
+    pub max_message_bytes: Option<usize>,
 }
 
 /// The settings a TOML file may hold.
@@ -67,6 +75,8 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     client_ca: Option<PathBuf>,
     insecure_plaintext: Option<bool>,
+    max_searches: Option<usize>,
+    max_message_bytes: Option<usize>,
 }
 
 /// Paths of the node's TLS material.
@@ -93,6 +103,10 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Mutual TLS material; `None` only when plaintext was asked for.
     pub tls: Option<TlsPaths>,
+    /// Searches run at once.
+    pub max_searches: usize,
+    /// Largest gRPC message, bytes.
+    pub max_message_bytes: usize,
 }
 
 impl Args {
@@ -120,12 +134,25 @@ impl Args {
             self.client_ca.or(file.client_ca),
             plaintext,
         )?;
+        let max_searches = self
+            .max_searches
+            .or(file.max_searches)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let max_message_bytes = self
+            .max_message_bytes
+            .or(file.max_message_bytes)
+            .unwrap_or(crate::server::MAX_MESSAGE_BYTES);
+        if max_searches == 0 || max_message_bytes < 1 << 20 {
+            bail!("max_searches must be at least 1 and max_message_bytes at least 1 MiB");
+        }
         Ok(Config {
             listen,
             data_dir,
             shard_id,
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
             tls,
+            max_searches,
+            max_message_bytes,
         })
     }
 }

@@ -9,8 +9,8 @@
 //! `metrics on <addr>` and `listening on <addr>` on stdout (the bound addresses, so port 0
 //! works; scripts and tests wait for the second line). The gRPC server holds the Shard service,
 //! the standard health service (`grpc.health.v1.Health`, `SERVING` for "" and
-//! `abis.v1.Shard`) and server reflection v1 and v1alpha. Messages up to
-//! [`MAX_MESSAGE_BYTES`] are accepted and sent, so a full batch of 1,000 records fits.
+//! `abis.v1.Shard`) and server reflection v1 and v1alpha. Messages up to `--max-message-bytes`
+//! (default [`MAX_MESSAGE_BYTES`]) are accepted and sent, so a full batch of 1,000 records fits.
 //!
 //! Shutdown on SIGTERM or SIGINT: health turns `NOT_SERVING`, the listener stops accepting, and
 //! calls in flight finish (tonic's graceful shutdown: GOAWAY, then wait for open streams);
@@ -21,7 +21,6 @@ use crate::epoch::EpochFence;
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::service::ShardService;
-use crate::slots::SlotCounts;
 use abis_engine::{Engine, EngineOptions};
 use abis_proto::v1::shard_server::ShardServer;
 use abis_server_kit::tls::TlsPem;
@@ -32,7 +31,7 @@ use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 
-/// Largest gRPC message received or sent.
+/// Largest gRPC message received or sent by default.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
 /// Runs the node until a termination signal, then shuts down gracefully.
@@ -47,7 +46,11 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
     let fence = EpochFence::open(&config.data_dir)?;
     let engine_dir = config.data_dir.join("engine");
     let engine = tokio::task::spawn_blocking(move || {
-        Engine::open(&engine_dir, EngineOptions::default())
+        let options = EngineOptions {
+            partitioner: Some(crate::slots::PARTITIONER),
+            ..EngineOptions::default()
+        };
+        Engine::open(&engine_dir, options)
             .with_context(|| format!("cannot open the gallery in {}", engine_dir.display()))
     })
     .await??;
@@ -59,16 +62,12 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         "gallery open"
     );
     let metrics = Arc::new(Metrics::new());
-    let counting = engine.clone();
-    let slots = tokio::task::spawn_blocking(move || SlotCounts::load(&counting))
-        .await?
-        .map_err(|s| anyhow::anyhow!("cannot count the gallery's slots: {}", s.message()))?;
     let node = Arc::new(Node::new(
         config.shard_id.clone(),
         engine.clone(),
         fence,
         metrics.clone(),
-        Arc::new(slots),
+        config.max_searches,
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -102,8 +101,8 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let shard = ShardServer::new(ShardService(node))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
 
     let mut builder = Server::builder();
     if let Some(tls) = &config.tls {

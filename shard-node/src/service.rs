@@ -7,22 +7,29 @@
 //!   reason is retried record by record, so the other records still go in. Every record is
 //!   validated against the gallery first, so a bad template refuses the whole batch naming its
 //!   index.
-//! - **IdentifyBatch** with slot ranges asks the engine for every candidate above the threshold,
-//!   filters them by slot and only then keeps `max_results`. The engine either searches all of
-//!   the shard's live records or fails, so a result is always `COMPLETE`.
+//! - **IdentifyBatch** with slot ranges searches only the records of those slots (the engine's
+//!   partitions are the routing slots), so `max_results` and `records_searched` are those of the
+//!   slots asked for. The engine either searches all of them or fails, so a result is always
+//!   `COMPLETE`. A search stops when its caller goes away (the handler's future is dropped at
+//!   the caller's deadline or cancellation, and with it the flag the engine checks per chunk).
+//! - Every call but Info is fenced first (`Node::fenced`).
 //! - **ScanRecords** streams from one blocking task per scan with a two-message buffer, so a
 //!   slow reader holds back the scan rather than filling memory.
 
-use crate::node::{item_status, Node};
-use crate::slots::{self, SlotCounts, MAX_SCAN_PAGE};
-use abis_engine::{DeleteOutcome, EngineError, IdentifyRequest, InsertOutcome, Record, Threshold};
+use crate::node::{item_status, CancelOnDrop, Node};
+use crate::slots::{self, MAX_SCAN_PAGE};
+use abis_engine::{
+    DeleteOutcome, EngineError, IdentifyRequest, InsertOutcome, PartitionSet, Record, Scope,
+    SearchControl, Threshold,
+};
 use abis_proto::status::ToErrorDetail;
 use abis_proto::v1::shard_server::Shard;
 use abis_proto::v1::{self, SlotRange};
 use abis_proto::{
-    batch_into_engine, identify_result_to_proto, record_to_proto, reference_id, ProtoError,
-    MAX_BATCH_ITEMS,
+    batch_into_engine, checked_batch, identify_result_to_proto, record_to_proto, reference_id,
+    ProtoError, MAX_BATCH_ITEMS, MAX_RESULTS, SLOT_COUNT,
 };
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
@@ -49,21 +56,17 @@ fn check_count(field: &str, n: usize) -> Result<(), ProtoError> {
     Ok(())
 }
 
-/// Inserts, falling back to one record at a time when the batch holds a conflicting id; counts
-/// every record inserted in its slot.
+/// Inserts, falling back to one record at a time when the batch holds a conflicting id.
 fn insert_records(
     engine: &abis_engine::Engine,
-    slots: &SlotCounts,
     records: Vec<Record>,
 ) -> Result<Vec<v1::InsertResult>, Status> {
     let result = |r: &Record, outcome: Option<InsertOutcome>, error: Option<v1::ErrorDetail>| {
-        if outcome == Some(InsertOutcome::Inserted) {
-            slots.added(r.reference_id.as_str());
-        }
         v1::InsertResult {
             reference_id: r.reference_id.as_str().to_owned(),
             outcome: outcome.map_or(0, |o| v1::InsertOutcome::from(o) as i32),
             error,
+            repair_pending: false,
         }
     };
     match engine.insert_batch(records.clone()) {
@@ -100,6 +103,9 @@ impl Shard for ShardService {
                 records: node.engine.len(),
                 map_epoch: node.map_epoch(),
                 server_version: env!("CARGO_PKG_VERSION").into(),
+                node_uid: node.node_uid.clone(),
+                cluster_id: node.cluster_id().unwrap_or_default(),
+                incarnation: node.incarnation,
             })
         })
         .await
@@ -111,18 +117,14 @@ impl Shard for ShardService {
     ) -> Result<Response<v1::InsertResponse>, Status> {
         let node = &self.0;
         let peer = request.remote_addr();
+        let call = node.fenced(request.metadata());
         let req = request.into_inner();
         node.traced("Insert", peer, async {
-            let records = batch_into_engine(req.records, &node.layout, "records")?;
-            let shape = node.engine.shape();
-            for (i, r) in records.iter().enumerate() {
-                r.clone()
-                    .validate_and_normalise(&shape)
-                    .map_err(|e| item_status(&e, i))?;
-            }
-            let _fence = node.admit(req.map_epoch).await?;
-            let (engine, slots) = (node.engine.clone(), node.slots.clone());
-            let results = Node::blocking(move || insert_records(&engine, &slots, records)).await?;
+            let call = call?;
+            let records = checked_batch(req.records, &node.engine.shape(), "records")?;
+            let _fence = node.admit(req.map_epoch, &call).await?;
+            let engine = node.engine.clone();
+            let results = Node::blocking(move || insert_records(&engine, records)).await?;
             Ok(v1::InsertResponse { results })
         })
         .await
@@ -134,8 +136,10 @@ impl Shard for ShardService {
     ) -> Result<Response<v1::DeleteResponse>, Status> {
         let node = &self.0;
         let peer = request.remote_addr();
+        let call = node.fenced(request.metadata());
         let req = request.into_inner();
         node.traced("Delete", peer, async {
+            let call = call?;
             check_count("reference_ids", req.reference_ids.len())?;
             let ids = req
                 .reference_ids
@@ -143,8 +147,8 @@ impl Shard for ShardService {
                 .enumerate()
                 .map(|(i, id)| reference_id(id).map_err(|e| item_status(&e, i)))
                 .collect::<Result<Vec<_>, Status>>()?;
-            let _fence = node.admit(req.map_epoch).await?;
-            let (engine, slots) = (node.engine.clone(), node.slots.clone());
+            let _fence = node.admit(req.map_epoch, &call).await?;
+            let engine = node.engine.clone();
             let results = Node::blocking(move || {
                 // One durable write for the whole batch.
                 let outcomes = engine.delete_batch(&ids).map_err(|e| e.to_status())?;
@@ -153,16 +157,14 @@ impl Shard for ShardService {
                         .zip(outcomes)
                         .map(|(id, outcome)| {
                             let outcome = match outcome {
-                                DeleteOutcome::Deleted => {
-                                    slots.removed(id.as_str());
-                                    v1::DeleteOutcome::Deleted
-                                }
+                                DeleteOutcome::Deleted => v1::DeleteOutcome::Deleted,
                                 DeleteOutcome::NotFound => v1::DeleteOutcome::NotFound,
                             };
                             v1::DeleteResult {
                                 reference_id: id.as_str().to_owned(),
                                 outcome: outcome as i32,
                                 error: None,
+                                repair_pending: false,
                             }
                         })
                         .collect(),
@@ -180,45 +182,42 @@ impl Shard for ShardService {
     ) -> Result<Response<v1::ShardIdentifyBatchResponse>, Status> {
         let node = &self.0;
         let peer = request.remote_addr();
+        let call = node.fenced_read(request.metadata());
         let req = request.into_inner();
         node.traced("IdentifyBatch", peer, async {
+            call?;
             let probes = batch_into_engine(req.probes, &node.layout, "probes")?;
-            if req.max_results == 0 {
+            if req.max_results == 0 || req.max_results as usize > MAX_RESULTS {
                 return Err(ProtoError::OutOfRange {
                     field: "max_results".into(),
-                    reason: "must be at least 1".into(),
+                    reason: format!("1 to {MAX_RESULTS}"),
                 }
                 .into());
             }
             check_ranges(&req.slots, false)?;
-            let max_results = req.max_results as usize;
-            let ranges = req.slots;
+            let _permit = node.search_permit()?;
             let request = IdentifyRequest {
-                // With a slot filter the limit applies after it: ask for every candidate.
-                max_results: if ranges.is_empty() {
-                    max_results
-                } else {
-                    usize::MAX
-                },
+                max_results: req.max_results as usize,
                 threshold: Threshold::Score(req.threshold_score),
             };
+            let scope = (!req.slots.is_empty()).then(|| {
+                PartitionSet::from_ranges(SLOT_COUNT, req.slots.iter().map(|r| (r.start, r.end)))
+            });
+            let cancel = Arc::new(AtomicBool::new(false));
+            let _stop_when_abandoned = CancelOnDrop(cancel.clone());
             let engine = node.engine.clone();
             let results = Node::blocking(move || {
-                let results = engine
-                    .identify_batch(&probes, &request)
+                let control = SearchControl {
+                    scope: scope.as_ref().map_or(Scope::All, Scope::Partitions),
+                    cancel: Some(&cancel),
+                };
+                let (results, _) = engine
+                    .identify_batch_with(&probes, &request, control)
                     .map_err(|e| e.to_status())?;
                 Ok(probes
                     .iter()
                     .zip(results)
-                    .map(|(probe, mut result)| {
-                        if !ranges.is_empty() {
-                            result.candidates.retain(|c| {
-                                abis_proto::routing::in_ranges(&ranges, c.reference_id.as_str())
-                            });
-                            result.candidates.truncate(max_results);
-                        }
-                        identify_result_to_proto(&probe.reference_id, &result)
-                    })
+                    .map(|(probe, result)| identify_result_to_proto(&probe.reference_id, &result))
                     .collect())
             })
             .await?;
@@ -233,8 +232,10 @@ impl Shard for ShardService {
     ) -> Result<Response<v1::VerifyResponse>, Status> {
         let node = &self.0;
         let peer = request.remote_addr();
+        let call = node.fenced_read(request.metadata());
         let req = request.into_inner();
         node.traced("Verify", peer, async {
+            call?;
             let probe = req
                 .probe
                 .ok_or_else(|| ProtoError::missing("probe"))?
@@ -261,8 +262,10 @@ impl Shard for ShardService {
     ) -> Result<Response<v1::GetRecordResponse>, Status> {
         let node = &self.0;
         let peer = request.remote_addr();
+        let call = node.fenced_read(request.metadata());
         let req = request.into_inner();
         node.traced("Get", peer, async {
+            call?;
             if req.reference_id.is_empty() {
                 return Err(ProtoError::missing("reference_id").into());
             }
@@ -285,10 +288,12 @@ impl Shard for ShardService {
     ) -> Result<Response<v1::ShardCountResponse>, Status> {
         let node = &self.0;
         let peer = request.remote_addr();
+        let call = node.fenced_read(request.metadata());
         let ranges = request.into_inner().slots;
         node.traced("Count", peer, async {
+            call?;
             check_ranges(&ranges, false)?;
-            let counts = node.slots.count(&ranges);
+            let counts = slots::count(&node.engine, &ranges);
             Ok(v1::ShardCountResponse {
                 records: node.engine.len(),
                 ranges: ranges
@@ -304,6 +309,24 @@ impl Shard for ShardService {
         .await
     }
 
+    async fn summaries(
+        &self,
+        request: Request<v1::ShardSummariesRequest>,
+    ) -> Result<Response<v1::ShardSummariesResponse>, Status> {
+        let node = &self.0;
+        let peer = request.remote_addr();
+        let call = node.fenced(request.metadata());
+        let ranges = request.into_inner().slots;
+        node.traced("Summaries", peer, async {
+            call?;
+            check_ranges(&ranges, true)?;
+            Ok(v1::ShardSummariesResponse {
+                slots: slots::summaries(&node.engine, &ranges),
+            })
+        })
+        .await
+    }
+
     type ScanRecordsStream = ReceiverStream<Result<v1::ScanRecordsResponse, Status>>;
 
     async fn scan_records(
@@ -312,10 +335,12 @@ impl Shard for ShardService {
     ) -> Result<Response<Self::ScanRecordsStream>, Status> {
         let node = self.0.clone();
         let peer = request.remote_addr();
+        let call = node.fenced_read(request.metadata());
         let req = request.into_inner();
         let started = Instant::now();
         let this = node.clone();
         this.traced("ScanRecords", peer, async move {
+            call?;
             check_ranges(&req.slots, true)?;
             let after = match req.after_reference_id.is_empty() {
                 true => None,
@@ -363,18 +388,19 @@ impl Shard for ShardService {
     ) -> Result<Response<v1::DropSlotsResponse>, Status> {
         let node = &self.0;
         let peer = request.remote_addr();
+        let call = node.fenced(request.metadata());
         let req = request.into_inner();
         node.traced("DropSlots", peer, async {
+            let call = call?;
             check_ranges(&req.slots, true)?;
             if req.map_epoch == 0 {
                 return Err(ProtoError::missing("map_epoch").into());
             }
-            let _fence = node.admit(req.map_epoch).await?;
+            let mut fence = node.admit(req.map_epoch, &call).await?;
+            node.record_drop(&mut fence, req.map_epoch)?;
             let engine = node.engine.clone();
             let ranges = req.slots;
-            let counts = node.slots.clone();
-            let deleted =
-                Node::blocking(move || slots::drop_ranges(&engine, &counts, &ranges)).await?;
+            let deleted = Node::blocking(move || slots::drop_ranges(&engine, &ranges)).await?;
             tracing::info!(deleted, "dropped slots");
             Ok(v1::DropSlotsResponse { deleted })
         })

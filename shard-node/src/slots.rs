@@ -1,26 +1,24 @@
-//! Work over whole slots: live records per slot ([`SlotCounts`]), scans and drops.
+//! Work over whole slots: counts and digests per slot, scans and drops.
 //!
-//! The engine keys records by its own dense row slots, not by routing slot, so there is no index
-//! from a routing slot to its records. Counts are therefore kept here, in memory: one pass over
-//! the ids at start-up, then every acknowledged insert, delete and drop adjusts its slot's
-//! counter (writes on a node are serialised by its epoch fence), so `Count`, which the
-//! coordinator asks with every identify, costs one sum over at most 4,096 counters. Scans and
-//! drops page through every enrolled reference id in bytewise order ([`Engine::reference_ids`],
-//! [`ID_PAGE`] ids per call, each call a fresh RocksDB iterator positioned after the previous
-//! page's last id) and compute each id's routing slot with [`abis_proto::routing::slot_of`]:
-//! one pass over the ids (about a microsecond each: fine for rebalancing, which is rare), and a
-//! scan reads the records it returns. Because each page starts after the last id seen, a scan is naturally
+//! The engine groups records by routing slot (its partitions, with
+//! [`abis_proto::routing::slot_of`] as the partitioner) and keeps per slot the live count and a
+//! digest in memory ([`Engine::partitions`]), so `Count` and `Summaries`, which the coordinator
+//! asks often, cost one pass over 4,096 counters. Scans and drops page through every enrolled
+//! reference id in bytewise order ([`Engine::reference_ids`], [`ID_PAGE`] ids per call, each
+//! call a fresh RocksDB iterator positioned after the previous page's last id) and compute each
+//! id's routing slot with [`abis_proto::routing::slot_of`]: one pass over the ids (about a
+//! microsecond each: fine for rebalancing and repair, which are rare), and a scan reads the
+//! records it returns. Because each page starts after the last id seen, a scan is naturally
 //! resumable (`after_reference_id`) and tolerates writes running beside it: records inserted or
 //! deleted meanwhile may or may not appear, as the API allows.
 
-use abis_engine::{DeleteOutcome, Engine, EngineError, ReferenceId};
+use abis_engine::{DeleteOutcome, Engine, EngineError, Partitioner, ReferenceId};
 use abis_matchers::iris::IrisLayout;
 use abis_proto::record_to_proto;
 use abis_proto::routing::{in_ranges, slot_of};
 use abis_proto::status::ToErrorDetail;
-use abis_proto::v1::{ScanRecordsResponse, SlotRange};
+use abis_proto::v1::{ScanRecordsResponse, SlotRange, SlotSummary};
 use abis_proto::SLOT_COUNT;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use tonic::Status;
 
@@ -67,58 +65,49 @@ fn for_each_page(
     }
 }
 
-/// Live records per routing slot.
-pub struct SlotCounts {
-    counts: Vec<AtomicU64>,
+/// The engine's partitioner: routing slots.
+pub const PARTITIONER: Partitioner = Partitioner {
+    count: SLOT_COUNT,
+    of: slot_of,
+};
+
+/// Live records per range (a record counts in every range holding its slot).
+pub fn count(engine: &Engine, ranges: &[SlotRange]) -> Vec<u64> {
+    let parts = engine.partitions();
+    ranges
+        .iter()
+        .map(|r| {
+            (r.start..r.end.min(SLOT_COUNT))
+                .map(|s| parts.get(s as usize).map_or(0, |p| p.records))
+                .sum()
+        })
+        .collect()
 }
 
-impl SlotCounts {
-    /// Counts `engine`'s records (one pass over its ids).
-    pub fn load(engine: &Engine) -> Result<Self, Status> {
-        let this = Self {
-            counts: (0..SLOT_COUNT).map(|_| AtomicU64::new(0)).collect(),
-        };
-        for_each_id(engine, None, |id| {
-            this.added(id.as_str());
-            Ok(true)
-        })?;
-        Ok(this)
-    }
-
-    /// Records one more live record with id `id`.
-    pub fn added(&self, id: &str) {
-        self.counts[slot_of(id) as usize].fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Records one live record fewer with id `id`.
-    pub fn removed(&self, id: &str) {
-        // Saturating: never wraps, even if a caller reported a removal twice.
-        let _ = self.counts[slot_of(id) as usize].fetch_update(
-            Ordering::AcqRel,
-            Ordering::Acquire,
-            |n| Some(n.saturating_sub(1)),
-        );
-    }
-
-    /// Live records per range (a record counts in every range holding its slot).
-    pub fn count(&self, ranges: &[SlotRange]) -> Vec<u64> {
-        ranges
-            .iter()
-            .map(|r| {
-                (r.start..r.end.min(SLOT_COUNT))
-                    .map(|s| self.counts[s as usize].load(Ordering::Acquire))
-                    .sum()
-            })
-            .collect()
-    }
+/// The summary of every slot of `ranges`, in ascending slot order (a slot in two ranges once).
+pub fn summaries(engine: &Engine, ranges: &[SlotRange]) -> Vec<SlotSummary> {
+    let parts = engine.partitions();
+    let mut slots: Vec<u32> = ranges
+        .iter()
+        .flat_map(|r| r.start..r.end.min(SLOT_COUNT))
+        .collect();
+    slots.sort_unstable();
+    slots.dedup();
+    slots
+        .into_iter()
+        .map(|slot| {
+            let p = parts.get(slot as usize).copied().unwrap_or_default();
+            SlotSummary {
+                slot,
+                records: p.records,
+                digest: p.digest,
+            }
+        })
+        .collect()
 }
 
 /// Deletes every record whose slot lies in `ranges`; returns how many were deleted.
-pub fn drop_ranges(
-    engine: &Engine,
-    counts: &SlotCounts,
-    ranges: &[SlotRange],
-) -> Result<u64, Status> {
+pub fn drop_ranges(engine: &Engine, ranges: &[SlotRange]) -> Result<u64, Status> {
     let mut deleted = 0;
     for_each_page(engine, None, |ids| {
         let doomed: Vec<ReferenceId> = ids
@@ -128,12 +117,10 @@ pub fn drop_ranges(
             .collect();
         // One durable write per page. NotFound: deleted meanwhile by a concurrent Delete.
         let outcomes = engine.delete_batch(&doomed).map_err(|e| e.to_status())?;
-        for (id, outcome) in doomed.iter().zip(outcomes) {
-            if outcome == DeleteOutcome::Deleted {
-                counts.removed(id.as_str());
-                deleted += 1;
-            }
-        }
+        deleted += outcomes
+            .iter()
+            .filter(|&&o| o == DeleteOutcome::Deleted)
+            .count() as u64;
         Ok(true)
     })?;
     Ok(deleted)

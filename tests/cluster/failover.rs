@@ -28,13 +28,17 @@ fn assert_found(results: &[v1::IdentifyResult]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replicated_cluster_survives_a_dead_node_and_refuses_unsafe_writes() {
+async fn replicated_cluster_survives_a_dead_node_and_repairs_it_when_it_is_back() {
     let dir = tempfile::tempdir().unwrap();
     let specs: Vec<NodeSpec> = (1..=3)
         .map(|i| NodeSpec::new(dir.path(), &format!("s{i}"), &format!("127.0.4.{i}")))
         .collect();
     let mut nodes: Vec<Option<Proc>> = specs.iter().map(|s| Some(s.start(&[]))).collect();
-    std::fs::write(dir.path().join("tokens"), "secret-1\nsecret-2\n").unwrap();
+    std::fs::write(
+        dir.path().join("tokens"),
+        "secret-1 admin ops\nsecret-2 enrol,identify,verify registration\n",
+    )
+    .unwrap();
     let mut args: Vec<String> = specs.iter().flat_map(|s| s.flag()).collect();
     args.extend(["--insecure-plaintext", "--token-file"].map(String::from));
     args.push(dir.path().join("tokens").display().to_string());
@@ -76,7 +80,19 @@ async fn replicated_cluster_survives_a_dead_node_and_refuses_unsafe_writes() {
     let found = identify(&mut c, dups(), false).await.unwrap();
     assert_found(&found);
 
-    // Kill s1: identify is unchanged (R = 2), writes to its slots are refused.
+    // The ordinary API token cannot administer the cluster.
+    let err = admin(coord.addr, "secret-2")
+        .await
+        .drain_shard(v1::DrainShardRequest {
+            shard_id: "s1".into(),
+            start_rebalance: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+
+    // Kill s1: identify is unchanged (R = 2). Writes to its slots are acknowledged once the
+    // surviving replica holds them, marked repair pending: s1 is noted behind for those slots.
     nodes[0].take().unwrap().kill();
     let again = identify(&mut c, dups(), false).await.unwrap();
     assert_eq!(again, found);
@@ -89,19 +105,33 @@ async fn replicated_cluster_survives_a_dead_node_and_refuses_unsafe_writes() {
         .unwrap()
         .into_inner();
     let map = ListedMap::fetch(coord.addr).await;
-    let (mut refused, mut accepted) = (0, 0);
+    let (mut pending, mut whole) = (0, 0);
+    let mut on_s1 = Vec::new();
     for (rec, res) in fresh.iter().zip(&r.results) {
+        assert_eq!(res.outcome, v1::InsertOutcome::Inserted as i32, "{res:?}");
+        assert!(res.error.is_none(), "{res:?}");
         if map.holds("s1", slot_of(&rec.reference_id)) {
-            let e = res.error.as_ref().expect("refused");
-            assert_eq!(e.code, v1::ErrorCode::Unavailable as i32, "{res:?}");
-            assert_eq!(res.outcome, 0);
-            refused += 1;
+            assert!(res.repair_pending, "{res:?}");
+            on_s1.push(rec.reference_id.clone());
+            pending += 1;
         } else {
-            assert_eq!(res.outcome, v1::InsertOutcome::Inserted as i32, "{res:?}");
-            accepted += 1;
+            assert!(!res.repair_pending, "{res:?}");
+            whole += 1;
         }
     }
-    assert!(refused > 0 && accepted > 0, "{refused} {accepted}");
+    assert!(pending > 0 && whole > 0, "{pending} {whole}");
+    let behind = map
+        .0
+        .iter()
+        .find(|s| s.shard_id == "s1")
+        .unwrap()
+        .slots_behind;
+    assert!(
+        behind as usize >= 1 && behind as usize <= pending,
+        "{behind}"
+    );
+    // Every acknowledged record is found, and counted once.
+    assert_eq!(wait_complete(&mut c).await, N + 40);
     // Operators see the dead node and the calls in the coordinator's metrics.
     let text = abis_server_kit::metrics::http_get(metrics, "/metrics").unwrap();
     for line in [
@@ -117,15 +147,31 @@ async fn replicated_cluster_survives_a_dead_node_and_refuses_unsafe_writes() {
         );
     }
 
-    // Restart s1: the refused records can be inserted now; identify is complete.
+    // Restart s1: it is compared with its peers, repaired from them, and then holds every
+    // record it missed; identify stays complete throughout.
     nodes[0] = Some(specs[0].start(&[]));
+    let shards = wait_repaired(coord.addr, "secret-1").await;
+    assert!(shards.iter().all(|s| s.live));
+    let mut s1 = shard(specs[0].addr).await;
+    for id in &on_s1 {
+        s1.get(v1::GetRecordRequest {
+            reference_id: id.clone(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{id} missing on the repaired node: {e:?}"));
+    }
     let r = c
         .insert(v1::InsertRequest { records: fresh })
         .await
         .unwrap()
         .into_inner();
-    assert!(r.results.iter().all(|x| x.error.is_none()), "{r:?}");
-    let after = identify(&mut c, dups(), true).await.unwrap();
+    assert!(
+        r.results
+            .iter()
+            .all(|x| x.outcome == v1::InsertOutcome::AlreadyPresent as i32 && !x.repair_pending),
+        "{r:?}"
+    );
+    let after = identify(&mut c, dups(), false).await.unwrap();
     for res in &after {
         assert!(res.completeness.as_ref().unwrap().is_complete());
         assert_eq!(res.records_searched, N + 40);
@@ -206,6 +252,8 @@ async fn unreplicated_cluster_fails_closed() {
     assert!(count.count < 300);
 
     nodes[1] = Some(specs[1].start(&[]));
+    // Read again once the coordinator has verified the restarted node.
+    assert_eq!(wait_complete(&mut c).await, 300);
     let back = identify(&mut c, probes, false).await.unwrap();
     assert!(back[0].completeness.as_ref().unwrap().is_complete());
     assert_eq!(back[0].records_searched, 300);

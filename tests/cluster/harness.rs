@@ -200,3 +200,73 @@ pub async fn identify(
         .await
         .map(|r| r.into_inner().results)
 }
+
+/// Waits (up to 60 s) until a reference count over the whole gallery is complete: every slot
+/// has a readable replica again (a restarted node is read only once the coordinator has
+/// compared it with its peers, within a second or two). Returns the count.
+pub async fn wait_complete(client: &mut Client) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.reference_count(v1::ReferenceCountRequest {}).await {
+            let r = r.into_inner();
+            if r.completeness.as_ref().is_some_and(|c| c.is_complete()) {
+                return r.count;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gallery did not become complete again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// An Admin client of the coordinator at `addr` sending `token`.
+pub async fn admin(
+    addr: SocketAddr,
+    token: &str,
+) -> v1::admin_client::AdminClient<InterceptedService<Channel, Bearer>> {
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    v1::admin_client::AdminClient::with_interceptor(channel, Bearer(token.into()))
+}
+
+/// A plaintext Shard client of the node at `addr` (no fence metadata: a tool's view).
+pub async fn shard(addr: SocketAddr) -> v1::shard_client::ShardClient<Channel> {
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    v1::shard_client::ShardClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20)
+}
+
+/// Waits (up to 60 s) until no shard holds a slot marked behind or lost.
+pub async fn wait_repaired(addr: SocketAddr, token: &str) -> Vec<v1::ShardInfo> {
+    let mut admin = admin(addr, token).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let shards = admin
+            .list_shards(v1::ListShardsRequest {})
+            .await
+            .expect("list shards")
+            .into_inner()
+            .shards;
+        if shards
+            .iter()
+            .all(|s| s.slots_behind == 0 && s.slots_lost == 0 && s.standing == "verified")
+        {
+            return shards;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replicas were not repaired: {shards:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -48,7 +48,9 @@ async fn a_job_interrupted_by_a_coordinator_crash_finishes_after_restart() {
     let mut c = client(coord.addr, "").await;
     insert_all(&mut c, records(0..200)).await;
 
-    // With s3 down the job's inserts cannot be acknowledged: it stays RUNNING, retrying.
+    // With s2 and s3 down the slots they both replicate have no complete replica, so the
+    // job's inserts there cannot be acknowledged: it stays RUNNING, retrying.
+    nodes[1].take().unwrap().kill();
     nodes[2].take().unwrap().kill();
     let mut applicants: Vec<v1::Record> = (0..10)
         .map(|k| duplicate(k * 11, &format!("app-{k}")))
@@ -77,6 +79,7 @@ async fn a_job_interrupted_by_a_coordinator_crash_finishes_after_restart() {
     );
     coord.kill();
 
+    nodes[1] = Some(specs[1].start(&[]));
     nodes[2] = Some(specs[2].start(&[]));
     let coord = coordinator("127.0.6.10", &coord_dir, &args);
     let mut c = client(coord.addr, "").await;

@@ -242,7 +242,7 @@ async fn a_fourth_node_joins_and_a_node_leaves_while_the_cluster_serves() {
         .map(|i| NodeSpec::new(dir.path(), &format!("s{i}"), &format!("127.0.7.{i}")))
         .collect();
     let mut nodes: Vec<Proc> = specs[..3].iter().map(|s| s.start(&[])).collect();
-    std::fs::write(dir.path().join("tokens"), format!("{TOKEN}\n")).unwrap();
+    std::fs::write(dir.path().join("tokens"), format!("{TOKEN} all operator\n")).unwrap();
     let mut args: Vec<String> = specs[..3].iter().flat_map(|s| s.flag()).collect();
     args.extend(["--insecure-plaintext", "--token-file"].map(String::from));
     args.push(dir.path().join("tokens").display().to_string());

@@ -160,8 +160,10 @@ async fn registration_issues_uins_only_after_complete_searches() {
         );
     }
 
-    // The node is back: the same folders settle.
+    // The node is back (read again once the coordinator has verified it): the same folders
+    // settle.
     nodes[1] = Some(specs[1].start(&[]));
+    wait_complete(&mut c).await;
     let (code, rows2) = office.register(&folders2);
     assert_eq!(code, 0, "{rows2:?}");
     for r in &run2 {

@@ -66,14 +66,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             resubmit,
             by,
         } => {
-            let decision = match (same_person, different_people, resubmit) {
-                (Some(reference_id), false, false) => Decision::SamePerson { reference_id },
-                (None, true, false) => Decision::DifferentPeople,
-                (None, false, true) => Decision::Resubmit,
-                _ => anyhow::bail!(
-                    "give one decision: --same-person REF, --different-people or --resubmit"
-                ),
-            };
+            let decision =
+                match (same_person, different_people, resubmit) {
+                    (Some(reference_id), false, false) => Decision::SamePerson { reference_id },
+                    (None, true, false) => Decision::DifferentPeople,
+                    (None, false, true) => Decision::Resubmit,
+                    _ => return Err(crate::BadInput(
+                        "give one decision: --same-person REF, --different-people or --resubmit"
+                            .into(),
+                    )
+                    .into()),
+                };
             state.store.decide(&case_id, decision, &by)?;
             for (case, issued) in state.apply_decisions()? {
                 println!(

@@ -41,6 +41,10 @@ pub fn read_rules(path: Option<&Path>) -> anyhow::Result<UinRules> {
     let Some(path) = path else {
         return Ok(UinRules::default());
     };
+    read_rules_file(path).map_err(crate::bad_input)
+}
+
+fn read_rules_file(path: &Path) -> anyhow::Result<UinRules> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read UIN rules {}", path.display()))?;
     let rules: UinRules =

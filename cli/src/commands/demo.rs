@@ -102,12 +102,12 @@ struct Summary {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.people >= 1, "--people must be at least 1");
-    anyhow::ensure!(
+    crate::ensure_input!(args.people >= 1, "--people must be at least 1");
+    crate::ensure_input!(
         args.duplicates <= args.people,
         "--duplicates cannot exceed --people"
     );
-    anyhow::ensure!(
+    crate::ensure_input!(
         args.duplicates + args.new_people >= 1,
         "the de-dup batch is empty"
     );
@@ -117,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         f => crate::default_data_dir(&format!("demo-{f}-fingers")),
     });
     if args.fresh && dir.exists() {
-        anyhow::ensure!(
+        crate::ensure_input!(
             dir.join("db").join("CURRENT").exists(),
             "--fresh refuses to delete {}: it is not an abis gallery",
             dir.display()

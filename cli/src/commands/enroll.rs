@@ -26,9 +26,9 @@ pub struct Args {
 
 /// Enrols a file's records in batches; each batch is acknowledged once durable.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
-    let engine = super::open(&args.dir.path())?;
-    let reader = PopulationReader::open(&args.file)?;
+    crate::ensure_input!(args.batch >= 1, "--batch must be at least 1");
+    let engine = super::open_or_create(&args.dir.path())?;
+    let reader = PopulationReader::open(&args.file).map_err(crate::bad_input)?;
     let bar = progress::bar(0, "enrol");
     let t = Instant::now();
     let (mut inserted, mut present) = (0u64, 0u64);
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(())
     };
     for record in reader {
-        batch.push(record?);
+        batch.push(record.map_err(crate::bad_input)?);
         if batch.len() == args.batch {
             bar.inc(batch.len() as u64);
             flush(&mut batch)?;

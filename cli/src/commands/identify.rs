@@ -30,13 +30,15 @@ pub struct Args {
 
 /// Identifies each probe; prints its candidates.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.batch >= 1, "--batch must be at least 1");
-    let engine = super::open(&args.dir.path())?;
+    crate::ensure_input!(args.batch >= 1, "--batch must be at least 1");
+    let engine = super::open_existing(&args.dir.path())?;
     let request = IdentifyRequest {
         max_results: args.max_results,
         threshold: Threshold::Fpir(args.fpir),
     };
-    let probes: Vec<_> = PopulationReader::open(&args.file)?.collect::<anyhow::Result<_>>()?;
+    let probes: Vec<_> = PopulationReader::open(&args.file)
+        .and_then(|reader| reader.collect::<anyhow::Result<_>>())
+        .map_err(crate::bad_input)?;
     let t = Instant::now();
     let (mut with_candidates, mut total) = (0usize, 0usize);
     for chunk in probes.chunks(args.batch) {

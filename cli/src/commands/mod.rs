@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod adjudicate;
+pub mod audit;
 pub mod clients;
 pub mod demo;
 pub mod enroll;
@@ -19,7 +20,9 @@ use std::path::{Path, PathBuf};
 /// `--data-dir`, shared by the gallery commands.
 #[derive(Debug, clap::Args)]
 pub struct DataDir {
-    /// Gallery directory (created if missing) [default: <user data dir>/abis/gallery].
+    /// Gallery directory [default: <user data dir>/abis/gallery]. Only `enroll` and `demo`
+    /// (and `register --create-gallery`) create one; the other commands refuse a directory
+    /// that holds no gallery.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
@@ -33,7 +36,20 @@ impl DataDir {
     }
 }
 
-/// Opens the gallery with default options.
-pub fn open(dir: &Path) -> anyhow::Result<Engine> {
+/// Opens the gallery with default options, creating it if `dir` holds none (for the commands
+/// that make galleries).
+pub fn open_or_create(dir: &Path) -> anyhow::Result<Engine> {
     Ok(Engine::open(dir, EngineOptions::default())?)
+}
+
+/// Opens an existing gallery; a directory holding none is a bad request (exit 2), so a mistyped
+/// `--data-dir` never searches an empty gallery and answers "no match".
+pub fn open_existing(dir: &Path) -> anyhow::Result<Engine> {
+    Ok(Engine::open(
+        dir,
+        EngineOptions {
+            must_exist: true,
+            ..EngineOptions::default()
+        },
+    )?)
 }

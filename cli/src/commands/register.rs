@@ -47,6 +47,10 @@ pub struct Args {
     key: Option<PathBuf>,
     #[command(flatten)]
     gallery: DataDir,
+    /// Create the embedded gallery if `--data-dir` holds none (a new register). Without it a
+    /// missing gallery is refused: registering against a mistyped path would find no duplicate.
+    #[arg(long, conflicts_with = "coordinator")]
+    create_gallery: bool,
     #[command(flatten)]
     state: StateArgs,
     /// Target false-positive identification rate of each search.
@@ -84,7 +88,12 @@ fn read(path: &Option<PathBuf>, what: &str) -> anyhow::Result<Option<Vec<u8>>> {
 impl Args {
     fn backend(&self) -> anyhow::Result<AnyBackend> {
         let Some(endpoint) = &self.coordinator else {
-            let engine = super::open(&self.gallery.path())?;
+            let dir = self.gallery.path();
+            let engine = if self.create_gallery {
+                super::open_or_create(&dir)?
+            } else {
+                super::open_existing(&dir)?
+            };
             return Ok(AnyBackend::Embedded(EmbeddedBackend::new(Arc::new(engine))));
         };
         let mut config = GrpcConfig::new(endpoint.clone());
@@ -122,20 +131,22 @@ fn load(path: &Path) -> anyhow::Result<Applicant> {
     } else {
         path.to_path_buf()
     };
-    Applicant::load(&manifest).with_context(|| format!("applicant {}", path.display()))
+    Applicant::load(&manifest)
+        .with_context(|| format!("applicant {}", path.display()))
+        .map_err(crate::bad_input)
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
+    crate::ensure_input!(
         args.fpir > 0.0 && args.fpir < 1.0,
         "--fpir must lie strictly between 0 and 1"
     );
-    anyhow::ensure!(
+    crate::ensure_input!(
         !args.applicants.is_empty() || args.retry_due || args.watch.is_some(),
         "nothing to do: name applicant folders, --watch an inbox, or --retry-due"
     );
-    anyhow::ensure!(
+    crate::ensure_input!(
         (1..=1000).contains(&args.batch_size),
         "--batch-size must be 1 to 1,000"
     );

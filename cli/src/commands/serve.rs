@@ -4,14 +4,15 @@
 //! R = 1). Clients see exactly the cluster's API, so moving to a cluster changes an address,
 //! not a client.
 //!
-//! Data directory layout: `<dir>/shard/` (the shard node: gallery and epoch fence) and
-//! `<dir>/coordinator/` (shard map, de-dup jobs). The hop between the two is loopback TCP on a
+//! Data directory layout: `<dir>/shard/` (the shard node: gallery and epoch fence),
+//! `<dir>/coordinator/` (shard map, trust store, de-dup jobs) and `<dir>/audit.log` (every call
+//! that touches a person, hash-chained; `abis audit verify`). The hop between the two is loopback TCP on a
 //! port picked at each start, secured by mutual TLS with a CA made at each start
 //! (`abis_server_kit::pki`), so no other local process can reach the shard node. The public
 //! side is secured like the coordinator's (`--tls-cert`, `--tls-key`, `--token-file`,
 //! `--client-ca`), or plaintext with `--insecure-plaintext`.
 
-use abis_coordinator::config::{ApiArgs, Config as CoordinatorConfig, TlsPem};
+use abis_coordinator::config::{ApiArgs, Config as CoordinatorConfig, LimitArgs, TlsPem};
 use abis_coordinator::shard_map::NodeEntry;
 use abis_server_kit::pki::Ca;
 use abis_server_kit::Launch;
@@ -47,6 +48,13 @@ pub struct Args {
     /// Deadline of each call from the coordinator to the shard node, in milliseconds.
     #[arg(long, default_value_t = 60_000)]
     shard_timeout_ms: u64,
+    /// Create a new, empty gallery when the data directory holds none. Without it a missing
+    /// gallery is refused (exit 2): serving a mistyped path would answer "no match" to everyone.
+    #[arg(long)]
+    create: bool,
+    /// Request limits and search deadlines.
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// The loopback hop's certificates, written (owner-only) under `dir`.
@@ -90,11 +98,24 @@ fn internal_tls(dir: &Path) -> anyhow::Result<Internal> {
 
 /// Runs the command until SIGTERM or SIGINT.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let api = args.api.security(args.insecure_plaintext)?;
+    let api = args
+        .api
+        .security(args.insecure_plaintext)
+        .map_err(crate::bad_input)?;
+    let (limits, max_message_bytes, max_concurrent_searches) =
+        args.limits.validate().map_err(crate::bad_input)?;
     let dir = args
         .data_dir
         .clone()
         .unwrap_or_else(|| crate::default_data_dir("serve"));
+    if !args.create && !dir.join("shard/engine/db/CURRENT").is_file() {
+        return Err(abis_engine::EngineError::BadDataDir {
+            path: dir.display().to_string(),
+            reason: "holds no abis gallery (check the path; pass --create to start a new one)"
+                .into(),
+        }
+        .into());
+    }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let internal = internal_tls(&dir.join("internal-tls"))?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -108,6 +129,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 shard_id: SHARD_ID.into(),
                 metrics_listen: None,
                 tls: Some(internal.shard),
+                max_searches: std::thread::available_parallelism().map_or(2, |n| n.get()),
+                max_message_bytes,
             },
             Launch::Embedded {
                 bound: Some(bound),
@@ -131,6 +154,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             server_tls: api.tls,
             shard_tls: Some(internal.coordinator),
             tokens: api.tokens,
+            clients: api.clients,
+            audit_log: args
+                .api
+                .audit_log
+                .clone()
+                .unwrap_or_else(|| dir.join("audit.log")),
+            limits,
+            max_message_bytes,
+            max_concurrent_searches,
         })
         .await;
         let _ = stop.send(true);

@@ -15,11 +15,7 @@ pub struct Args {
 
 /// Prints the gallery's size and storage.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let dir = args.dir.path();
-    if !dir.join("db").exists() {
-        anyhow::bail!("{} holds no abis gallery", dir.display());
-    }
-    let stats = super::open(&dir)?.stats();
+    let stats = super::open_existing(&args.dir.path())?.stats();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
         return Ok(ExitCode::SUCCESS);

@@ -29,11 +29,15 @@ pub struct Args {
 
 /// Prints match / no match; exit status 0 for a match, 3 for no match.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let engine = super::open(&args.dir.path())?;
+    let engine = super::open_existing(&args.dir.path())?;
     let reference = ReferenceId::new(args.reference)?;
-    let probe = PopulationReader::open(&args.file)?
-        .nth(args.index)
-        .ok_or_else(|| anyhow::anyhow!("{} has no record {}", args.file.display(), args.index))??;
+    let probe = PopulationReader::open(&args.file)
+        .and_then(|mut reader| {
+            reader.nth(args.index).ok_or_else(|| {
+                anyhow::anyhow!("{} has no record {}", args.file.display(), args.index)
+            })?
+        })
+        .map_err(crate::bad_input)?;
     let result = engine.verify(&probe, &reference, args.fmr)?;
     if args.json {
         println!("{}", serde_json::to_string(&result)?);

@@ -9,12 +9,71 @@
 //! template. What only the gallery knows (its iris layout and face dimension) is left to the
 //! service, so each rule lives in one place. A corrupt file is thus a typed
 //! [`Error::InvalidApplicant`] at load time, never a failed job later.
+//!
+//! A folder is outside input: the manifest may name only files inside its own folder (relative
+//! names without `..`, resolving, links followed, to a place inside the folder), each a regular
+//! file no larger than its kind needs ([`MAX_MANIFEST_BYTES`], [`MAX_FINGER_FILE_BYTES`],
+//! [`MAX_IRIS_FILE_BYTES`], [`MAX_FACE_FILE_BYTES`]). Anything else is refused before a byte of
+//! it is read, and the refusal says which rule it broke, not what the file holds.
 
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use abis_matchers::iris::IrisLayout;
 use abis_proto::v1;
-use std::path::Path;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+/// Largest manifest read.
+pub const MAX_MANIFEST_BYTES: u64 = 64 << 10;
+/// Largest finger record read (255 minutiae and extended data fit many times over).
+pub const MAX_FINGER_FILE_BYTES: u64 = 64 << 10;
+/// Largest iris code or mask file read (the largest layout is 65,536 bits).
+pub const MAX_IRIS_FILE_BYTES: u64 = 8 << 10;
+/// Largest face file read (4,096 f32 values).
+pub const MAX_FACE_FILE_BYTES: u64 = 16 << 10;
+
+/// Reads `name` from the applicant folder `base`, refusing names that leave the folder,
+/// anything but a regular file, and files over `cap` bytes.
+fn read_inside(base: &Path, name: &str, cap: u64, packet: &str) -> Result<Vec<u8>> {
+    let refuse = |why: String| Error::applicant(packet, format!("file {name:?}: {why}"));
+    let relative = Path::new(name);
+    if name.is_empty()
+        || name.chars().any(char::is_control)
+        || !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Err(refuse(
+            "must be a relative name inside the applicant folder (no '..', no absolute path)"
+                .into(),
+        ));
+    }
+    let path = base.join(relative);
+    let resolved = path
+        .canonicalize()
+        .map_err(|e| Error::io(path.clone(), e))?;
+    let folder: PathBuf = base
+        .canonicalize()
+        .map_err(|e| Error::io(base.to_path_buf(), e))?;
+    if !resolved.starts_with(&folder) {
+        return Err(refuse("resolves outside the applicant folder".into()));
+    }
+    let meta = std::fs::metadata(&resolved).map_err(|e| Error::io(path.clone(), e))?;
+    if !meta.is_file() {
+        return Err(refuse("is not a regular file".into()));
+    }
+    if meta.len() > cap {
+        return Err(refuse(format!("larger than the {cap} bytes allowed")));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(&resolved)
+        .and_then(|f| f.take(cap + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path.clone(), e))?;
+    if bytes.len() as u64 > cap {
+        return Err(refuse(format!("larger than the {cap} bytes allowed")));
+    }
+    Ok(bytes)
+}
 
 /// One applicant of a registration: the packet id, which is also the reference id of its record
 /// in the gallery, and the record to de-duplicate.
@@ -40,13 +99,18 @@ impl Applicant {
     /// Loads the applicant described by the manifest at `manifest_path`, reading and checking
     /// every file it names (relative to the manifest's folder).
     pub fn load(manifest_path: &Path) -> Result<Self> {
-        let manifest = Manifest::read(manifest_path)?;
-        let base = manifest_path.parent().unwrap_or(Path::new("."));
+        let base = manifest_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file_name = manifest_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let text = read_inside(base, file_name, MAX_MANIFEST_BYTES, "")?;
+        let manifest = Manifest::parse(manifest_path, &text)?;
         let packet = manifest.packet_id.as_str();
-        let read = |name: &str| {
-            let path = base.join(name);
-            std::fs::read(&path).map_err(|e| Error::io(path, e))
-        };
+        let read = |name: &str, cap: u64| read_inside(base, name, cap, packet);
         let mut record = v1::Record {
             reference_id: manifest.packet_id.clone(),
             ..Default::default()
@@ -54,7 +118,10 @@ impl Applicant {
         for finger in &manifest.fingers {
             record.fingers.push(v1::Finger {
                 position: finger.position,
-                template: Some(v1::finger::Template::IsoOrAnsiRecord(read(&finger.file)?)),
+                template: Some(v1::finger::Template::IsoOrAnsiRecord(read(
+                    &finger.file,
+                    MAX_FINGER_FILE_BYTES,
+                )?)),
             });
         }
         for iris in &manifest.irises {
@@ -65,13 +132,13 @@ impl Applicant {
             };
             record.irises.push(v1::Iris {
                 eye: iris.eye.to_proto() as i32,
-                code: read(&iris.code)?,
-                mask: read(&iris.mask)?,
+                code: read(&iris.code, MAX_IRIS_FILE_BYTES)?,
+                mask: read(&iris.mask, MAX_IRIS_FILE_BYTES)?,
                 layout: Some(layout),
             });
         }
         if let Some(face) = &manifest.face {
-            let bytes = read(face)?;
+            let bytes = read(face, MAX_FACE_FILE_BYTES)?;
             if bytes.len() % 4 != 0 {
                 let reason = format!(
                     "face file {face}: {} bytes is not a whole number of f32 values",

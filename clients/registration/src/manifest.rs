@@ -104,7 +104,12 @@ impl Manifest {
     /// Reads a manifest file (only the JSON; [`crate::Applicant::load`] reads the files too).
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_slice(&text).map_err(|source| Error::BadManifest {
+        Self::parse(path, &text)
+    }
+
+    /// Parses a manifest's bytes (read from `path`, named in errors).
+    pub fn parse(path: &Path, text: &[u8]) -> Result<Self> {
+        serde_json::from_slice(text).map_err(|source| Error::BadManifest {
             path: path.to_owned(),
             source,
         })

@@ -106,8 +106,7 @@ impl<B: DedupBackend> Registrar<B> {
         for a in applicants {
             match self.store.get(&a.packet_id)? {
                 Some(r) if r.state.is_final() => {
-                    let stored = self.store.applicant(&a.packet_id)?;
-                    if stored.as_ref().map(|s| &s.record) != Some(&a.record) {
+                    if !self.store.is_settled_content(&a.packet_id, &a.record)? {
                         return Err(Error::PacketContentChanged(a.packet_id.clone()));
                     }
                 }
@@ -345,6 +344,8 @@ impl<B: DedupBackend> Registrar<B> {
             };
             registration.updated_at_ms = now_ms();
             self.store.put_registration(&mut batch, &registration);
+            // Settled: the biometrics are no longer needed here.
+            self.store.settle_applicant(&mut batch, &a);
         }
         self.store.commit(batch)?;
         Ok(retry)

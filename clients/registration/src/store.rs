@@ -3,7 +3,10 @@
 //! Column families:
 //! - `packets`: packet id -> [`Registration`] (state, attempts, last job id, open case);
 //! - `applicants`: packet id -> the applicant's record (protobuf), so a failed packet can be
-//!   retried later without its files;
+//!   retried later without its files; dropped once the packet is settled (unique or duplicate):
+//!   the client keeps no biometrics it no longer needs;
+//! - `settled`: packet id -> SHA-256 of the settled applicant's record, so registering the same
+//!   packet again is recognised (and other content under its id refused) without keeping it;
 //! - `cases`: case id -> [`crate::Case`]; `open_cases` and `actions` index the cases that
 //!   are open and the decided ones not yet acted on (key only).
 //!
@@ -33,7 +36,15 @@ pub(crate) const APPLICANTS: &str = "applicants";
 pub(crate) const CASES: &str = "cases";
 pub(crate) const OPEN_CASES: &str = "open_cases";
 pub(crate) const ACTIONS: &str = "actions";
-const FAMILIES: [&str; 5] = [PACKETS, APPLICANTS, CASES, OPEN_CASES, ACTIONS];
+pub(crate) const SETTLED: &str = "settled";
+const FAMILIES: [&str; 6] = [PACKETS, APPLICANTS, CASES, OPEN_CASES, ACTIONS, SETTLED];
+
+/// The digest a settled applicant's record is remembered by.
+fn digest(record: &v1::Record) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, &record.encode_to_vec())
+        .as_ref()
+        .to_vec()
+}
 
 /// Format version of every stored value.
 const VALUE_VERSION: u8 = 1;
@@ -260,6 +271,28 @@ impl RegistrationStore {
             self.cf(PACKETS),
             registration.packet_id.as_bytes(),
             encode(registration),
+        );
+    }
+
+    /// Whether `record` is what a settled packet was registered with: compared with the stored
+    /// digest (or, for packets settled before digests, the stored record).
+    pub fn is_settled_content(&self, packet_id: &str, record: &v1::Record) -> Result<bool> {
+        if let Some(d) = self.db.get_cf(self.cf(SETTLED), packet_id.as_bytes())? {
+            return Ok(d == digest(record));
+        }
+        Ok(self
+            .applicant(packet_id)?
+            .is_some_and(|a| &a.record == record))
+    }
+
+    /// Adds to `batch`: forget the applicant's record, remember its digest (the packet is
+    /// settled).
+    pub(crate) fn settle_applicant(&self, batch: &mut WriteBatch, applicant: &Applicant) {
+        batch.delete_cf(self.cf(APPLICANTS), applicant.packet_id.as_bytes());
+        batch.put_cf(
+            self.cf(SETTLED),
+            applicant.packet_id.as_bytes(),
+            digest(&applicant.record),
         );
     }
 

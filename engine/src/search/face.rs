@@ -1,7 +1,7 @@
 //! Face first pass: i8 dot products over every row with an exact f32 re-rank of the shortlist,
 //! or exhaustive exact f32 (GEMM) when configured.
 
-use super::{as_f32, as_i8, collect_hits, iris::keep_best, PreparedProbe};
+use super::{as_f32, as_i8, collect_hits, iris::keep_best, PreparedProbe, SearchControl};
 use crate::config::FaceFirstPass;
 use crate::engine::Inner;
 use crate::error::{EngineError, Result};
@@ -24,6 +24,7 @@ pub(crate) fn first_pass(
     inner: &Inner,
     probes: &[PreparedProbe],
     level: SimdLevel,
+    control: SearchControl<'_>,
 ) -> Result<Vec<(usize, Vec<u32>)>> {
     let seg = inner.segment(Modality::Face);
     let users: Vec<FaceProbe<'_>> = probes
@@ -67,6 +68,9 @@ pub(crate) fn first_pass(
                             .map_err(|e| EngineError::template("face", e))
                     },
                     |p, s| s >= group[p].floor_cos,
+                    cap,
+                    |a, b| b.0.total_cmp(&a.0),
+                    control,
                 )?
             }
             FaceFirstPass::QuantisedI8 => {
@@ -99,6 +103,9 @@ pub(crate) fn first_pass(
                         Ok(())
                     },
                     |p, s| s >= group[p].floor_cos - margin,
+                    cap.saturating_mul(4),
+                    |a, b| b.0.total_cmp(&a.0),
+                    control,
                 )?;
                 // Exact re-rank of the shortlist.
                 approx

@@ -7,7 +7,7 @@
 //! fingers; fusion then matches their shared fingers in full. Chunks are small (64 rows of 8,320 B, 520 KiB)
 //! so a chunk stays in L2 while every probe of the batch scans it.
 
-use super::{as_u64, iris::keep_best, PreparedProbe};
+use super::{as_u64, iris::keep_best, PreparedProbe, SearchControl};
 use crate::engine::Inner;
 use crate::error::{EngineError, Result};
 use crate::gallery::Modality;
@@ -23,6 +23,7 @@ pub(crate) fn first_pass(
     inner: &Inner,
     probes: &[PreparedProbe],
     level: SimdLevel,
+    control: SearchControl<'_>,
 ) -> Result<Vec<(usize, Vec<u32>)>> {
     let users: Vec<usize> = (0..probes.len())
         .filter(|&i| !probes[i].finger_set.is_empty())
@@ -44,6 +45,7 @@ pub(crate) fn first_pass(
     let best = (0..total.div_ceil(CHUNK_ROWS))
         .into_par_iter()
         .map(|c| -> Result<Vec<Vec<(f32, u32)>>> {
+            control.check()?;
             let first = c * CHUNK_ROWS;
             let n = CHUNK_ROWS.min(total - first);
             let block = &rows[first * SET_WORDS..(first + n) * SET_WORDS];
@@ -64,7 +66,7 @@ pub(crate) fn first_pass(
                     .enumerate()
                     .filter(|(_, &s)| s > 0.0)
                     .map(|(r, &s)| (s, seg.meta(first + r).slot))
-                    .filter(|&(_, slot)| !inner.is_dead(slot))
+                    .filter(|&(_, slot)| inner.visible(slot, control.scope))
                     .collect();
                 keep_best(&mut hits, cap, by_score);
                 local.push(hits);

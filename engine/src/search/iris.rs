@@ -1,7 +1,7 @@
 //! Iris first pass: every row of an eye's segment against every probe with that eye, scanned in
 //! the segment's interleaved blocks.
 
-use super::{collect_hits, PreparedProbe};
+use super::{collect_hits, PreparedProbe, SearchControl};
 use crate::engine::Inner;
 use crate::error::{EngineError, Result};
 use crate::gallery::Modality;
@@ -20,6 +20,7 @@ pub(crate) fn first_pass(
     modality: Modality,
     probes: &[PreparedProbe],
     level: SimdLevel,
+    control: SearchControl<'_>,
 ) -> Result<Vec<(usize, Vec<u32>)>> {
     let seg = inner.segment(modality);
     let users: Vec<(usize, &iris::PreparedProbe, f32)> = probes
@@ -56,6 +57,9 @@ pub(crate) fn first_pass(
                     .map_err(|e| EngineError::template(modality.name(), e))
             },
             |p, d| d <= group[p].2,
+            inner.search.modality_candidates,
+            |a, b| a.0.total_cmp(&b.0),
+            control,
         )?;
         for (g, mut h) in group.iter().zip(hits) {
             keep_best(&mut h, inner.search.modality_candidates, |a, b| {

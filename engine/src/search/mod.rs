@@ -19,6 +19,8 @@ mod finger;
 mod iris;
 mod verify;
 
+use crate::census::modality_mask;
+use crate::census::Scope;
 use crate::engine::{Engine, Inner};
 use crate::error::{EngineError, Result};
 use crate::fusion;
@@ -27,6 +29,7 @@ use crate::record::{Record, ReferenceId};
 use abis_matchers::finger::index::FingerSet;
 use abis_matchers::finger::PreparedFinger;
 use abis_matchers::SimdLevel;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use verify::VerifyResult;
@@ -93,8 +96,30 @@ pub struct IdentifyResult {
     pub candidates: Vec<Candidate>,
     /// The threshold applied (fused score).
     pub threshold: f64,
-    /// Live records searched; always the whole gallery (see the module docs).
+    /// Live records of the search's scope that the probe was really compared with: those
+    /// holding at least one searchable template of a modality (finger position, eye, face) the
+    /// probe holds. Every such record was compared (see the module docs).
     pub records_searched: u64,
+}
+
+/// What limits one identify besides its request: the records it covers, and a flag that stops
+/// it (set when whoever asked has gone away).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchControl<'a> {
+    /// The records searched.
+    pub scope: Scope<'a>,
+    /// Set to stop the search: it then fails with [`EngineError::Cancelled`] at the next chunk.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl SearchControl<'_> {
+    /// Fails if the search was cancelled.
+    pub(crate) fn check(&self) -> Result<()> {
+        match self.cancel {
+            Some(flag) if flag.load(Ordering::Relaxed) => Err(EngineError::Cancelled),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Wall time of each stage of one identify batch.
@@ -148,6 +173,18 @@ impl Engine {
         probes: &[Record],
         request: &IdentifyRequest,
     ) -> Result<(Vec<IdentifyResult>, StageTimes)> {
+        self.identify_batch_with(probes, request, SearchControl::default())
+    }
+
+    /// [`Engine::identify_batch_timed`] over the records of `control.scope` only (a shard node
+    /// searches the slots it is asked for), stopping when `control.cancel` is set. An FPIR
+    /// threshold is set from the live records in scope.
+    pub fn identify_batch_with(
+        &self,
+        probes: &[Record],
+        request: &IdentifyRequest,
+        control: SearchControl<'_>,
+    ) -> Result<(Vec<IdentifyResult>, StageTimes)> {
         let start = Instant::now();
         if request.max_results == 0 {
             return Err(EngineError::InvalidRequest(
@@ -157,7 +194,9 @@ impl Engine {
         let inner = self.read();
         inner.check_searchable()?;
         let threshold = match request.threshold {
-            Threshold::Fpir(f) if f > 0.0 && f < 1.0 => fusion::identify_threshold(f, inner.live),
+            Threshold::Fpir(f) if f > 0.0 && f < 1.0 => {
+                fusion::identify_threshold(f, inner.census.live(control.scope))
+            }
             Threshold::Fpir(f) => {
                 return Err(EngineError::InvalidRequest(format!(
                     "FPIR {f} outside (0, 1)"
@@ -182,19 +221,20 @@ impl Engine {
         let first_stage = Instant::now();
         let mut shortlist: Vec<Vec<u32>> = vec![Vec::new(); prepared.len()];
         for m in [Modality::IrisLeft, Modality::IrisRight] {
-            for (probe, slots) in iris::first_pass(&inner, m, &prepared, level)? {
+            for (probe, slots) in iris::first_pass(&inner, m, &prepared, level, control)? {
                 shortlist[probe].extend(slots);
             }
         }
-        for (probe, slots) in face::first_pass(&inner, &prepared, level)? {
+        for (probe, slots) in face::first_pass(&inner, &prepared, level, control)? {
             shortlist[probe].extend(slots);
         }
         let mut finger_slots: Vec<Vec<u32>> = vec![Vec::new(); prepared.len()];
-        for (probe, slots) in finger::first_pass(&inner, &prepared, level)? {
+        for (probe, slots) in finger::first_pass(&inner, &prepared, level, control)? {
             shortlist[probe].extend(&slots);
             finger_slots[probe] = slots;
         }
         times.first_stage = first_stage.elapsed();
+        control.check()?;
         let rerank = Instant::now();
         use rayon::prelude::*;
         let results = prepared
@@ -215,7 +255,9 @@ impl Engine {
                 Ok(IdentifyResult {
                     candidates,
                     threshold,
-                    records_searched: inner.live,
+                    records_searched: inner
+                        .census
+                        .compared(modality_mask(&p.record), control.scope),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -266,7 +308,10 @@ impl Inner {
 /// The first-pass driver shared by every modality: runs `kernel(first_row, rows, out)` (with
 /// `out[p * rows + r]` the score of probe `p` against row `first_row + r`) over the modality's
 /// segment in chunks of `chunk` rows, in parallel, and collects per probe the `(score, slot)` of
-/// the live rows that `keep(probe, score)` accepts.
+/// the live rows in scope that `keep(probe, score)` accepts: at most `cap` of them, the first
+/// by `best_first`, kept bounded while collecting (a threshold every record passes costs
+/// `cap` entries per probe, not the gallery). Checks `control` for cancellation per chunk.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn collect_hits(
     inner: &Inner,
     modality: Modality,
@@ -274,13 +319,18 @@ pub(crate) fn collect_hits(
     probes: usize,
     kernel: impl Fn(usize, usize, &mut [f32]) -> Result<()> + Sync,
     keep: impl Fn(usize, f32) -> bool + Sync,
+    cap: usize,
+    best_first: impl Fn(&(f32, u32), &(f32, u32)) -> std::cmp::Ordering + Sync + Copy,
+    control: SearchControl<'_>,
 ) -> Result<Vec<Vec<(f32, u32)>>> {
     use rayon::prelude::*;
     let seg = inner.segment(modality);
     let total = seg.len();
+    let cap = cap.max(1);
     (0..total.div_ceil(chunk))
         .into_par_iter()
         .map(|c| -> Result<Vec<Vec<(f32, u32)>>> {
+            control.check()?;
             let first = c * chunk;
             let n = chunk.min(total - first);
             let mut scores = vec![0f32; probes * n];
@@ -290,21 +340,35 @@ pub(crate) fn collect_hits(
                 for (r, &s) in scores[p * n..(p + 1) * n].iter().enumerate() {
                     if keep(p, s) {
                         let slot = seg.meta(first + r).slot;
-                        if !inner.is_dead(slot) {
+                        if inner.visible(slot, control.scope) {
                             hits.push((s, slot));
                         }
                     }
                 }
+                trim(hits, cap, best_first);
             }
             Ok(local)
         })
         .try_reduce(
             || vec![Vec::new(); probes],
             |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| x.extend(y));
+                a.iter_mut().zip(b).for_each(|(x, y)| {
+                    x.extend(y);
+                    trim(x, cap, best_first);
+                });
                 Ok(a)
             },
         )
+}
+
+/// Keeps the `cap` first entries of `v` by `cmp` (unordered).
+pub(crate) fn trim<T>(v: &mut Vec<T>, cap: usize, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    if cap == 0 {
+        v.clear();
+    } else if v.len() > cap {
+        v.select_nth_unstable_by(cap - 1, cmp);
+        v.truncate(cap);
+    }
 }
 
 /// Reinterprets 64-byte aligned little-endian f32 rows. Segments always satisfy the alignment;

@@ -2,7 +2,9 @@
 //!
 //! Column families:
 //! - `meta`: format version, gallery shape, next slot, expected rows per segment;
-//! - `ids`: reference id -> slot (u32 big-endian);
+//! - `ids`: reference id -> slot (u32 big-endian), then the record's content hash (u64 LE) and
+//!   modality mask (u16 LE) for the census (values of 4 bytes, written before the census existed,
+//!   are completed at open);
 //! - `records`: slot (big-endian, so iteration is in slot order) -> encoded record;
 //! - `tombstones`: slots deleted since the last compaction, whose rows may still sit in segments.
 //!
@@ -10,6 +12,7 @@
 //! the caller acknowledges anything.
 
 use super::codec;
+use crate::census::{hash64, modality_mask};
 use crate::error::{EngineError, Result};
 use crate::record::{Record, ReferenceId};
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
@@ -25,6 +28,47 @@ const CFS: [&str; 4] = [CF_META, CF_IDS, CF_RECORDS, CF_TOMBSTONES];
 pub struct Store {
     db: DB,
     sync: bool,
+}
+
+/// What `ids` holds for an enrolled reference id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdEntry {
+    /// The record's dense slot.
+    pub slot: u32,
+    /// Its content hash and modality mask (see [`crate::census`]); `None` in values written
+    /// before they were stored.
+    pub summary: Option<(u64, u16)>,
+}
+
+const ID_VALUE_BYTES: usize = 14;
+
+fn encode_id_value(slot: u32, content: u64, mask: u16) -> [u8; ID_VALUE_BYTES] {
+    let mut v = [0u8; ID_VALUE_BYTES];
+    v[..4].copy_from_slice(&slot.to_be_bytes());
+    v[4..12].copy_from_slice(&content.to_le_bytes());
+    v[12..].copy_from_slice(&mask.to_le_bytes());
+    v
+}
+
+fn decode_id_value(v: &[u8]) -> Result<IdEntry> {
+    let slot = decode_slot(&v[..v.len().min(4)])?;
+    match v.len() {
+        4 => Ok(IdEntry {
+            slot,
+            summary: None,
+        }),
+        ID_VALUE_BYTES => Ok(IdEntry {
+            slot,
+            summary: Some((
+                u64::from_le_bytes(v[4..12].try_into().expect("8 bytes")),
+                u16::from_le_bytes(v[12..].try_into().expect("2 bytes")),
+            )),
+        }),
+        n => Err(EngineError::corruption(
+            "ids",
+            format!("id value of {n} bytes"),
+        )),
+    }
 }
 
 /// Changes committed together.
@@ -90,8 +134,22 @@ impl Store {
     pub fn slot_of(&self, id: &ReferenceId) -> Result<Option<u32>> {
         match self.db.get_cf(self.cf(CF_IDS), id.as_str())? {
             None => Ok(None),
-            Some(v) => Ok(Some(decode_slot(&v)?)),
+            Some(v) => Ok(Some(decode_id_value(&v)?.slot)),
         }
+    }
+
+    /// Every enrolled reference id with its entry, in bytewise id order.
+    pub fn id_entries(&self) -> impl Iterator<Item = Result<(ReferenceId, IdEntry)>> + '_ {
+        self.db
+            .iterator_cf(self.cf(CF_IDS), IteratorMode::Start)
+            .map(|item| {
+                let (key, value) = item?;
+                let id = String::from_utf8(key.into_vec())
+                    .ok()
+                    .and_then(|s| ReferenceId::new(s).ok())
+                    .ok_or_else(|| EngineError::corruption("ids", "unreadable reference id key"))?;
+                Ok((id, decode_id_value(&value)?))
+            })
     }
 
     /// The record in a slot.
@@ -175,18 +233,30 @@ impl StoreBatch {
         self.batch.put_cf(store.cf(CF_META), key, value);
     }
 
-    /// Enrols a record in a slot.
-    pub fn put_record(&mut self, store: &Store, slot: u32, record: &Record) {
+    /// Enrols a record in a slot; returns its content hash and modality mask (for the census).
+    pub fn put_record(&mut self, store: &Store, slot: u32, record: &Record) -> (u64, u16) {
+        let encoded = codec::encode(record);
+        let (content, mask) = (hash64(&encoded), modality_mask(record));
         self.batch.put_cf(
             store.cf(CF_IDS),
             record.reference_id.as_str(),
-            slot.to_be_bytes(),
+            encode_id_value(slot, content, mask),
         );
+        self.batch
+            .put_cf(store.cf(CF_RECORDS), slot.to_be_bytes(), encoded);
+        (content, mask)
+    }
+
+    /// Completes the `ids` value of a record stored before it held the content hash and mask;
+    /// returns them.
+    pub fn complete_id_entry(&mut self, store: &Store, slot: u32, record: &Record) -> (u64, u16) {
+        let (content, mask) = (hash64(&codec::encode(record)), modality_mask(record));
         self.batch.put_cf(
-            store.cf(CF_RECORDS),
-            slot.to_be_bytes(),
-            codec::encode(record),
+            store.cf(CF_IDS),
+            record.reference_id.as_str(),
+            encode_id_value(slot, content, mask),
         );
+        (content, mask)
     }
 
     /// Deletes a record and leaves a tombstone for its segment rows.

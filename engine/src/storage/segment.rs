@@ -3,8 +3,10 @@
 //!
 //! Segments are derived data. RocksDB is the source of truth; a segment only makes search a
 //! linear walk over contiguous memory. Each row's metadata holds the record's slot, one auxiliary
-//! float (the i8 scale of a face row) and a CRC-32 of the row's bytes in every column, so damage
-//! anywhere in a segment is detected on open and the segment is rebuilt.
+//! float (the i8 scale of a face row) and a CRC-32 of the row's bytes in every column followed by
+//! that slot and that float, so damage anywhere in a segment, its metadata included, is detected
+//! on open and the segment is rebuilt (a flipped slot would attribute a row to another person; a
+//! flipped scale would hide a mate from the first pass).
 //!
 //! Iris segments store their rows interleaved ([`RowLayout::Interleaved`]): each column row is a
 //! block of eight records, word by word, which is what the wide iris kernel scans. A block is
@@ -82,7 +84,8 @@ pub struct RowMeta {
     pub slot: u32,
     /// Per-row auxiliary value (face: the i8 quantisation scale).
     pub aux: f32,
-    /// CRC-32 over the row's bytes in every column, in column order.
+    /// CRC-32 over the row's bytes in every column, in column order, then `slot` and `aux`
+    /// (little-endian): every byte search depends on.
     pub crc: u32,
 }
 
@@ -238,7 +241,8 @@ impl Segment {
         for c in 0..self.columns.len() {
             h.update(&self.row(c, i));
         }
-        h.finalize()
+        let meta = self.meta(i);
+        seal(h, meta.slot, meta.aux)
     }
 
     /// Record `i`'s row in column `c`: borrowed, or copied out of its block when interleaved.
@@ -282,7 +286,7 @@ impl Segment {
             &RowMeta {
                 slot,
                 aux,
-                crc: h.finalize(),
+                crc: seal(h, slot, aux),
             }
             .encode(),
         )?;
@@ -349,6 +353,13 @@ impl Segment {
     pub fn last_slot(&self) -> Option<u32> {
         self.len().checked_sub(1).map(|i| self.meta(i).slot)
     }
+}
+
+/// Finishes a row's checksum over its column bytes with its metadata (slot, aux).
+fn seal(mut h: crc32fast::Hasher, slot: u32, aux: f32) -> u32 {
+    h.update(&slot.to_le_bytes());
+    h.update(&aux.to_le_bytes());
+    h.finalize()
 }
 
 fn open_existing(path: &Path, row_bytes: usize, kind: u32) -> Result<MmapColumn> {

@@ -68,6 +68,7 @@ fn descriptor_set_lists_the_three_services_and_their_rpcs() {
             "Verify",
             "Get",
             "Count",
+            "Summaries",
             "ScanRecords",
             "DropSlots"
         ]

@@ -438,3 +438,162 @@ async fn bad_input_is_invalid_argument_and_conflicts_are_per_record() {
         .into_inner();
     assert_eq!(info.records, 3);
 }
+
+fn fenced<T>(message: T, cluster: &str, epoch: u64, shard: &str, uid: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    let m = r.metadata_mut();
+    m.insert("abis-cluster-id", cluster.parse().unwrap());
+    m.insert("abis-map-epoch", epoch.to_string().parse().unwrap());
+    m.insert("abis-shard-id", shard.parse().unwrap());
+    m.insert("abis-node-uid", uid.parse().unwrap());
+    r
+}
+
+/// Reads are fenced like writes: a call meant for another shard id, another gallery (the node
+/// was wiped or replaced at this address), another cluster or an older map epoch is refused
+/// before anything is searched, counted or written. The node adopts the first cluster a write
+/// names, reports it with its gallery id and incarnation in Info, and summarises its slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_fenced_by_identity_cluster_and_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_plain("127.0.0.6", &dir.path().join("node"), &[]);
+    let mut client = node.client().await;
+    let info = client
+        .info(v1::ShardNodeInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.node_uid.len(), 32, "{}", info.node_uid);
+    assert_eq!(info.cluster_id, "", "no cluster before a fenced write");
+    assert_ne!(info.incarnation, 0);
+    let uid = info.node_uid.clone();
+    let recs = records(4);
+    let insert = v1::ShardInsertRequest {
+        records: recs.clone(),
+        map_epoch: 0,
+    };
+    client
+        .insert(fenced(insert, "cluster-a", 3, "test-shard", &uid))
+        .await
+        .unwrap();
+    let info = client
+        .info(v1::ShardNodeInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((info.cluster_id.as_str(), info.map_epoch), ("cluster-a", 3));
+
+    let identify = || v1::ShardIdentifyBatchRequest {
+        probes: vec![duplicate(1, "probe")],
+        max_results: 5,
+        threshold_score: THRESHOLD,
+        slots: vec![],
+    };
+    let ok = client
+        .identify_batch(fenced(identify(), "cluster-a", 3, "test-shard", &uid))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.results[0].candidates[0].reference_id, "person-1");
+    // A read by an older map that moved nothing away is still right...
+    client
+        .identify_batch(fenced(identify(), "cluster-a", 2, "test-shard", &uid))
+        .await
+        .unwrap();
+    // ...but once slots were dropped under epoch 3, maps older than that read nothing here.
+    let empty = (0..4096u32)
+        .find(|&s| (0..4).all(|i| slot_of(&format!("person-{i}")) != s))
+        .unwrap();
+    client
+        .drop_slots(fenced(
+            v1::DropSlotsRequest {
+                slots: vec![range(empty, empty + 1)],
+                map_epoch: 3,
+            },
+            "cluster-a",
+            3,
+            "test-shard",
+            &uid,
+        ))
+        .await
+        .unwrap();
+    for (why, cluster, epoch, shard, node_uid) in [
+        (
+            "another cluster",
+            "cluster-b",
+            3,
+            "test-shard",
+            uid.as_str(),
+        ),
+        ("an older epoch", "cluster-a", 2, "test-shard", uid.as_str()),
+        ("another shard id", "cluster-a", 3, "s9", uid.as_str()),
+        (
+            "another gallery",
+            "cluster-a",
+            3,
+            "test-shard",
+            "00000000000000000000000000000001",
+        ),
+    ] {
+        let err = client
+            .identify_batch(fenced(identify(), cluster, epoch, shard, node_uid))
+            .await
+            .expect_err(why);
+        assert_eq!(
+            code_of(&err),
+            ErrorCode::FailedPrecondition,
+            "{why}: {err:?}"
+        );
+        let err = client
+            .count(fenced(
+                v1::ShardCountRequest { slots: vec![] },
+                cluster,
+                epoch,
+                shard,
+                node_uid,
+            ))
+            .await
+            .expect_err(why);
+        assert_eq!(err.code(), Code::FailedPrecondition, "{why}");
+        let err = client
+            .insert(fenced(
+                v1::ShardInsertRequest {
+                    records: records(6)[5..].to_vec(),
+                    map_epoch: 0,
+                },
+                cluster,
+                epoch,
+                shard,
+                node_uid,
+            ))
+            .await
+            .expect_err(why);
+        assert_eq!(err.code(), Code::FailedPrecondition, "{why}");
+    }
+    let info = client
+        .info(v1::ShardNodeInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.records, 4, "refused writes stored nothing");
+
+    // Per-slot summaries: counts add up; the slot of a record has a non-zero digest.
+    let summaries = client
+        .summaries(fenced(
+            v1::ShardSummariesRequest {
+                slots: vec![range(0, 4096)],
+            },
+            "cluster-a",
+            3,
+            "test-shard",
+            &uid,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .slots;
+    assert_eq!(summaries.len(), 4096);
+    assert_eq!(summaries.iter().map(|s| s.records).sum::<u64>(), 4);
+    let slot = slot_of("person-2") as usize;
+    assert!(summaries[slot].records >= 1 && summaries[slot].digest != 0);
+}

@@ -98,8 +98,14 @@ async fn embedded_registration_records_unique_and_duplicates_durably() {
     let cases = store.open_cases().unwrap();
     assert_eq!(cases.len(), 4);
     assert!(cases.iter().all(|c| c.status == CaseStatus::Open));
-    let stored = store.applicant("dup-of-117").unwrap().unwrap();
-    assert_eq!(stored, applicants[4]);
+    // Settled packets keep no biometrics, only a digest that recognises the same content.
+    assert!(store.applicant("dup-of-117").unwrap().is_none());
+    assert!(store
+        .is_settled_content("dup-of-117", &applicants[4].record)
+        .unwrap());
+    assert!(!store
+        .is_settled_content("dup-of-117", &applicants[5].record)
+        .unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
