@@ -22,6 +22,10 @@ struct Cli {
     /// Worker threads for search and generation (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Keys sealing stored templates at rest (lines `ID HEX`, the first current) [default:
+    /// $ABIS_DATA_KEYS, else stored in clear].
+    #[arg(long, global = true)]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,6 +57,8 @@ enum Command {
     Uin(commands::uin::Args),
     /// Audit log tools (`abis audit verify <FILE>`).
     Audit(commands::audit::Args),
+    /// Rewrite a stopped gallery's records under the current data key (after a key rotation).
+    Rekey(commands::rekey::Args),
 }
 
 /// Refuses the command as a bad request (exit 2) unless `cond` holds.
@@ -123,6 +129,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if let Err(e) = commands::load_keys(cli.key_file.as_deref()) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Demo(a) => commands::demo::run(a),
         Command::Generate(a) => commands::generate::run(a),
@@ -136,6 +146,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => commands::serve::run(a),
         Command::Uin(a) => commands::uin::run(a),
         Command::Audit(a) => commands::audit::run(a),
+        Command::Rekey(a) => commands::rekey::run(a),
     };
     match result {
         Ok(code) => code,

@@ -212,3 +212,204 @@ fn bad_data_dir_and_unknown_reference_are_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("population record 0"));
 }
+
+/// No fail-open on a typo (finding 6), hostile population files (finding 10) and exit codes
+/// as the README states them (finding 11): a bad request exits 2, leaves nothing behind and
+/// changes nothing.
+#[test]
+fn typos_and_hostile_files_are_bad_requests_that_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("p.bin");
+    assert!(abis()
+        .args(["generate", "--people", "5", "--out"])
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success());
+    let data = tmp.path().join("gallery");
+    assert!(abis()
+        .args(["enroll", "--data-dir"])
+        .arg(&data)
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success());
+
+    // A mistyped gallery: identify, verify, stats and register refuse it, create nothing.
+    let typo = tmp.path().join("galery");
+    for args in [
+        vec!["identify", file.to_str().unwrap()],
+        vec!["verify", "--reference", "person-0", file.to_str().unwrap()],
+        vec!["stats"],
+    ] {
+        let out = abis()
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&typo)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("holds no abis gallery"),
+            "{args:?}: {out:?}"
+        );
+        assert!(!typo.exists(), "{args:?} created a gallery");
+    }
+    let folder = tmp.path().join("applicant");
+    let pop = Population::new(0);
+    let record = abis_proto::record_to_proto(
+        &pop.capture(1, 1, ReferenceId::new("packet-1").unwrap()),
+        &abis_engine::GalleryConfig::default().iris_layout,
+    );
+    abis_registration::write_applicant(&folder, &record).unwrap();
+    let out = abis()
+        .arg("register")
+        .arg(&folder)
+        .arg("--data-dir")
+        .arg(&typo)
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(!typo.exists());
+
+    // Files and arguments the caller got wrong: exit 2, not 1.
+    let missing = tmp.path().join("missing.bin");
+    for args in [
+        vec!["identify".to_owned(), missing.display().to_string()],
+        vec!["enroll".to_owned(), missing.display().to_string()],
+        vec![
+            "enroll".to_owned(),
+            "--batch".into(),
+            "0".into(),
+            file.display().to_string(),
+        ],
+        vec![
+            "uin".to_owned(),
+            "validate".into(),
+            "2345678901".into(),
+            "--uin-rules".into(),
+            missing.display().to_string(),
+        ],
+        vec![
+            "audit".to_owned(),
+            "verify".into(),
+            missing.display().to_string(),
+        ],
+    ] {
+        let out = abis()
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+
+    // Population records with ids the API refuses, or a minutia off any canvas: refused as
+    // read, nothing enrolled.
+    let stats = || {
+        let out = abis()
+            .args(["stats", "--json", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["records"].as_u64().unwrap()
+    };
+    let before = stats();
+    // A hand-made file can hold any id: the record's stored form is a 2-byte header, the
+    // postcard body (the id first: a length byte and its bytes) and a CRC-32.
+    let with_id = |id: &str| {
+        let r = pop.enrolment(100);
+        let good = abis_engine::storage::codec::encode(&r);
+        let old = r.reference_id.as_str().len();
+        let body = &good[2..good.len() - 4];
+        let mut out = good[..2].to_vec();
+        out.push(id.len() as u8);
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(&body[1 + old..]);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    };
+    let mut far = pop.enrolment(101);
+    far.fingers.push(abis_engine::FingerTemplate {
+        position: 4,
+        minutiae: (0..15)
+            .map(|i| abis_engine::Minutia {
+                x: if i == 3 { 20_000 } else { 100 + i * 9 },
+                y: 200,
+                angle: 7,
+                kind: abis_engine::MinutiaKind::RidgeEnding,
+                quality: 50,
+            })
+            .collect(),
+    });
+    for (what, bytes) in [
+        ("empty id", with_id("")),
+        ("65-byte id", with_id(&"x".repeat(65))),
+        ("control character", with_id("a\u{7}b")),
+        (
+            "minutia at x=20000",
+            abis_engine::storage::codec::encode(&far),
+        ),
+    ] {
+        let path = tmp.path().join("hostile.bin");
+        let mut file_bytes = b"ABISPOP\0\x01\0\0\0".to_vec();
+        file_bytes.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        file_bytes.extend_from_slice(&bytes);
+        std::fs::write(&path, file_bytes).unwrap();
+        let out = abis()
+            .args(["enroll", "--data-dir"])
+            .arg(&data)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{what}: {out:?}");
+        assert_eq!(stats(), before, "{what}: nothing enrolled");
+    }
+}
+
+/// Templates at rest from the command line: `--key-file` seals what `enroll` stores; without
+/// the key the gallery is refused (exit 2); after a rotation `abis rekey` moves every record to
+/// the new key and the old one can be dropped.
+#[test]
+fn key_files_seal_the_gallery_and_rekey_rotates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("p.bin");
+    assert!(abis()
+        .args(["generate", "--people", "40", "--out"])
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success());
+    let data = tmp.path().join("gallery");
+    let key = |id: u32, b: u8| format!("{id} {}\n", format!("{b:02x}").repeat(32));
+    let old = tmp.path().join("old.keys");
+    let rotated = tmp.path().join("rotated.keys");
+    let new = tmp.path().join("new.keys");
+    std::fs::write(&old, key(1, 0x31)).unwrap();
+    std::fs::write(&rotated, key(2, 0x32) + &key(1, 0x31)).unwrap();
+    std::fs::write(&new, key(2, 0x32)).unwrap();
+    let run = |args: &[&str], keys: Option<&std::path::Path>| {
+        let mut c = abis();
+        c.args(args).arg("--data-dir").arg(&data);
+        if let Some(k) = keys {
+            c.arg("--key-file").arg(k);
+        }
+        c.output().unwrap()
+    };
+    let f = file.to_str().unwrap();
+    assert!(run(&["enroll", f], Some(&old)).status.success());
+    let out = run(&["identify", f], None);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sealed"));
+    assert!(run(&["identify", f], Some(&old)).status.success());
+    let out = run(&["rekey"], Some(&rotated));
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("40 records sealed under key 2"));
+    assert!(run(&["identify", f], Some(&new)).status.success());
+    assert!(!run(&["identify", f], Some(&old)).status.success());
+}

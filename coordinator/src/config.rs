@@ -66,6 +66,14 @@ pub struct Args {
     /// Request limits and search deadlines.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Keys sealing stored job payloads (lines `ID HEX`, the first current; see
+    /// `abis_engine::crypto`) [default: $ABIS_DATA_KEYS, else stored in clear].
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Hours a finished job keeps its payload (the applicants' templates) before it is purged;
+    /// its results stay.
+    #[arg(long, default_value_t = 168)]
+    pub job_retention_hours: u64,
 }
 
 /// Request limits: batch and message sizes, candidates, the threshold floor, concurrency, and
@@ -271,6 +279,10 @@ pub struct Config {
     pub clients: Vec<(Vec<u8>, Caller)>,
     /// The audit log's file.
     pub audit_log: PathBuf,
+    /// The key file (else `ABIS_DATA_KEYS`).
+    pub key_file: Option<PathBuf>,
+    /// How long a finished job keeps its payload.
+    pub job_retention: Duration,
     /// Request limits and search deadlines.
     pub limits: Limits,
     /// Largest gRPC message received or sent.
@@ -338,6 +350,8 @@ impl Args {
             job_attempts: self.job_attempts.max(1),
             job_retry: Duration::from_millis(self.job_retry_ms),
             audit_log,
+            key_file: self.key_file,
+            job_retention: Duration::from_secs(self.job_retention_hours.saturating_mul(3600)),
             server_tls: api.tls,
             shard_tls,
             tokens: api.tokens,

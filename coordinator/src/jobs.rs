@@ -1,12 +1,20 @@
 //! The durable de-dup job queue, in the coordinator's RocksDB (`<data-dir>/jobs/`).
 //!
 //! One key per job, `job/<job_id>`, holding a [`StoredJob`] (protobuf: the submission order,
-//! the request as received, the job as the client sees it, attempts made). Every state change
-//! is a synced write before it is announced, so a job a client saw accepted survives a crash.
+//! the request as received, the job as the client sees it, attempts made, its owner). Every
+//! state change is a synced write before it is announced, so a job a client saw accepted
+//! survives a crash. With a key ring the value is sealed (AES-256-GCM bound to the job id,
+//! `abis_engine::crypto`): the applicants' templates it carries are not stored in clear.
+//!
+//! A finished job's payload (the applicants' templates) is purged once the retention period
+//! after its end has passed ([`JobStore::purge`]); its results and a SHA-256 digest of the
+//! request stay, so a client can still read the results and an identical resubmission is still
+//! recognised.
 //! At open, RUNNING jobs go back to PENDING (their steps, inserts then identifies, are
 //! idempotent) and every PENDING job is handed to the worker again, oldest first.
 //! State changes are also broadcast in memory for `WatchJob`.
 
+use abis_engine::crypto::{is_sealed, Keyring};
 use abis_proto::status::status_from_detail;
 use abis_proto::v1::{self, ErrorCode, ErrorDetail, JobState};
 use anyhow::Context;
@@ -14,7 +22,7 @@ use prost::Message;
 use rocksdb::{IteratorMode, WriteOptions, DB};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use tonic::Status;
 
@@ -38,6 +46,16 @@ pub struct StoredJob {
     /// The caller that submitted it (the audit name of its token or certificate).
     #[prost(string, tag = "5")]
     pub owner: String,
+    /// SHA-256 of the request as submitted (kept when the payload is purged).
+    #[prost(bytes = "vec", tag = "6")]
+    pub request_digest: Vec<u8>,
+}
+
+/// The digest a request is recognised by.
+fn digest(request: &v1::SubmitDedupJobRequest) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, &request.encode_to_vec())
+        .as_ref()
+        .to_vec()
 }
 
 impl StoredJob {
@@ -50,6 +68,7 @@ impl StoredJob {
 /// The job store.
 pub struct JobStore {
     db: DB,
+    keyring: Option<Arc<Keyring>>,
     seq: AtomicU64,
     submit: Mutex<()>,
     changes: broadcast::Sender<v1::Job>,
@@ -67,6 +86,21 @@ fn internal(e: impl std::fmt::Display) -> Status {
     })
 }
 
+/// A stored value as a job: opened first when sealed.
+fn decode(keyring: Option<&Keyring>, key: &[u8], value: &[u8]) -> Result<StoredJob, Status> {
+    let plain;
+    let bytes = if is_sealed(value) {
+        let keys = keyring.ok_or_else(|| {
+            internal("the job store is sealed: give the key file (--key-file or ABIS_DATA_KEYS)")
+        })?;
+        plain = keys.open(value, key, "job store").map_err(internal)?;
+        &plain[..]
+    } else {
+        value
+    };
+    StoredJob::decode(bytes).map_err(internal)
+}
+
 /// Whether a job is finished.
 pub fn is_final(job: &v1::Job) -> bool {
     job.state == JobState::Done as i32 || job.state == JobState::Failed as i32
@@ -75,15 +109,16 @@ pub fn is_final(job: &v1::Job) -> bool {
 impl JobStore {
     /// Opens the store and returns it with the ids to run, oldest first (RUNNING jobs are
     /// PENDING again).
-    pub fn open(dir: &Path) -> anyhow::Result<(Self, Vec<String>)> {
+    pub fn open(dir: &Path, keyring: Option<Arc<Keyring>>) -> anyhow::Result<(Self, Vec<String>)> {
         let mut options = rocksdb::Options::default();
         options.create_if_missing(true);
         let db = DB::open(&options, dir.join("jobs")).context("cannot open the job store")?;
         let mut pending = Vec::new();
         let mut max_seq = 0;
         for item in db.iterator(IteratorMode::Start) {
-            let (_, value) = item?;
-            let mut stored = StoredJob::decode(&*value).context("corrupt job record")?;
+            let (key, value) = item?;
+            let mut stored = decode(keyring.as_deref(), &key, &value)
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             max_seq = max_seq.max(stored.seq);
             let job = stored.job.get_or_insert_with(Default::default);
             if job.state == JobState::Running as i32 {
@@ -96,6 +131,7 @@ impl JobStore {
         let (changes, _) = broadcast::channel(1024);
         let store = Self {
             db,
+            keyring,
             seq: AtomicU64::new(max_seq + 1),
             submit: Mutex::new(()),
             changes,
@@ -115,9 +151,12 @@ impl JobStore {
         let job = stored.job();
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
-        self.db
-            .put_opt(key(&job.job_id), stored.encode_to_vec(), &sync)
-            .map_err(internal)?;
+        let k = key(&job.job_id);
+        let value = match &self.keyring {
+            Some(keys) => keys.seal(&stored.encode_to_vec(), &k),
+            None => stored.encode_to_vec(),
+        };
+        self.db.put_opt(&k, value, &sync).map_err(internal)?;
         // Nobody watching is fine.
         let _ = self.changes.send(job);
         Ok(())
@@ -125,10 +164,37 @@ impl JobStore {
 
     /// Reads a job.
     pub fn get(&self, job_id: &str) -> Result<Option<StoredJob>, Status> {
-        match self.db.get(key(job_id)).map_err(internal)? {
+        let k = key(job_id);
+        match self.db.get(&k).map_err(internal)? {
             None => Ok(None),
-            Some(bytes) => StoredJob::decode(&*bytes).map(Some).map_err(internal),
+            Some(bytes) => decode(self.keyring.as_deref(), &k, &bytes).map(Some),
         }
+    }
+
+    /// Drops the payload (the applicants' templates) of every job that ended more than
+    /// `retention` ago, keeping its results and request digest. Returns how many were purged.
+    pub fn purge(&self, retention: std::time::Duration) -> Result<u64, Status> {
+        let now = std::time::SystemTime::now();
+        let mut purged = 0;
+        for item in self.db.iterator(IteratorMode::Start) {
+            let (k, value) = item.map_err(internal)?;
+            let mut stored = decode(self.keyring.as_deref(), &k, &value)?;
+            let job = stored.job();
+            let ended = job
+                .finished_at
+                .and_then(|t| std::time::SystemTime::try_from(t).ok());
+            let due = ended.is_some_and(|t| t + retention <= now);
+            if !is_final(&job) || !due || stored.request.is_none() {
+                continue;
+            }
+            if stored.request_digest.is_empty() {
+                stored.request_digest = digest(stored.request.as_ref().expect("checked"));
+            }
+            stored.request = None;
+            self.put(&stored)?;
+            purged += 1;
+        }
+        Ok(purged)
     }
 
     /// Stores a new PENDING job of `owner`, or returns the existing one with `false` when the
@@ -140,8 +206,13 @@ impl JobStore {
         owner: &str,
     ) -> Result<(v1::Job, bool), Status> {
         let _one_at_a_time = self.submit.lock().map_err(internal)?;
+        let submitted = digest(&request);
         if let Some(existing) = self.get(&request.job_id)? {
-            if existing.request.as_ref() == Some(&request) && existing.owner == owner {
+            let same = match &existing.request {
+                Some(r) => r == &request,
+                None => existing.request_digest == submitted,
+            };
+            if same && existing.owner == owner {
                 return Ok((existing.job(), false));
             }
             return Err(status_from_detail(ErrorDetail {
@@ -166,6 +237,7 @@ impl JobStore {
             job: Some(job.clone()),
             attempts: 0,
             owner: owner.to_owned(),
+            request_digest: submitted,
         };
         self.put(&stored)?;
         Ok((job, true))
@@ -175,8 +247,8 @@ impl JobStore {
     pub fn unfinished(&self) -> Result<Vec<(String, v1::Job)>, Status> {
         let mut out = Vec::new();
         for item in self.db.iterator(IteratorMode::Start) {
-            let (_, value) = item.map_err(internal)?;
-            let stored = StoredJob::decode(&*value).map_err(internal)?;
+            let (k, value) = item.map_err(internal)?;
+            let stored = decode(self.keyring.as_deref(), &k, &value)?;
             if !is_final(&stored.job()) {
                 out.push((stored.seq, stored.owner.clone(), stored.job()));
             }
@@ -212,7 +284,7 @@ mod tests {
     fn submit_is_idempotent_and_running_jobs_restart() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (store, pending) = JobStore::open(dir.path()).unwrap();
+            let (store, pending) = JobStore::open(dir.path(), None).unwrap();
             assert!(pending.is_empty());
             let (job, created) = store.submit(request("j1", 2), "reg").unwrap();
             assert!(created && job.state == JobState::Pending as i32);
@@ -231,7 +303,7 @@ mod tests {
             done.job.as_mut().unwrap().state = JobState::Done as i32;
             store.put(&done).unwrap();
         }
-        let (store, pending) = JobStore::open(dir.path()).unwrap();
+        let (store, pending) = JobStore::open(dir.path(), None).unwrap();
         assert_eq!(pending, ["j1"]);
         let j1 = store.get("j1").unwrap().unwrap().job();
         assert_eq!(j1.state, JobState::Pending as i32);
@@ -239,5 +311,38 @@ mod tests {
         let j2 = store.get("j2").unwrap().unwrap().job();
         assert_eq!(j2.state, JobState::Done as i32);
         assert!(store.get("nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn sealed_payloads_are_purged_after_the_retention_and_still_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(Keyring::parse(&format!("1 {}", "ab".repeat(32))).expect("a key"));
+        let (store, _) = JobStore::open(dir.path(), Some(keys.clone())).unwrap();
+        let (job, _) = store.submit(request("j1", 2), "reg").unwrap();
+        let mut stored = store.get(&job.job_id).unwrap().unwrap();
+        stored.job.as_mut().unwrap().state = JobState::Done as i32;
+        stored.job.as_mut().unwrap().finished_at = Some(std::time::SystemTime::now().into());
+        store.put(&stored).unwrap();
+        // Sealed on disk: the applicant ids of the payload are not there in clear.
+        let raw = store.db.get(key("j1")).unwrap().unwrap();
+        assert!(is_sealed(&raw));
+        assert!(!raw.windows(2).any(|w| w == b"a1"));
+        assert_eq!(
+            store.purge(std::time::Duration::from_secs(3600)).unwrap(),
+            0
+        );
+        assert_eq!(store.purge(std::time::Duration::ZERO).unwrap(), 1);
+        let purged = store.get("j1").unwrap().unwrap();
+        assert!(purged.request.is_none());
+        assert_eq!(purged.job().state, JobState::Done as i32);
+        let (again, created) = store.submit(request("j1", 2), "reg").unwrap();
+        assert!(!created && again.state == JobState::Done as i32);
+        assert!(store.submit(request("j1", 3), "reg").is_err());
+        drop(store);
+        assert!(
+            JobStore::open(dir.path(), None).is_err(),
+            "sealed without the key"
+        );
+        assert!(JobStore::open(dir.path(), Some(keys)).is_ok());
     }
 }

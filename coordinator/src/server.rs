@@ -38,6 +38,8 @@ use tonic::transport::Server;
 const PROBE_PERIOD: Duration = Duration::from_millis(500);
 /// Every slot's replicas are compared every this many probe rounds (10 s).
 const ANTI_ENTROPY_ROUNDS: u32 = 20;
+/// How often finished jobs' payloads past their retention are purged.
+const PURGE_PERIOD: Duration = Duration::from_secs(60);
 /// How often marked replicas are repaired.
 const REPAIR_PERIOD: Duration = Duration::from_millis(500);
 
@@ -78,8 +80,23 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
     let repairer = Arc::new(Repairer::new(topology.clone()));
     let watching = monitor.clone();
     let repairs = repairer.spawn(REPAIR_PERIOD, move || watching.refusal().is_some());
-    let (store, pending) = JobStore::open(&config.data_dir)?;
+    let keyring = abis_engine::crypto::keyring_from(config.key_file.as_deref())
+        .context("cannot read the data keys")?
+        .map(Arc::new);
+    let (store, pending) = JobStore::open(&config.data_dir, keyring)?;
     let store = Arc::new(store);
+    let purging = store.clone();
+    let retention = config.job_retention;
+    let purger = tokio::spawn(async move {
+        loop {
+            match purging.purge(retention) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "finished jobs' payloads purged"),
+                Err(e) => tracing::warn!("purging job payloads failed: {}", e.message()),
+            }
+            tokio::time::sleep(PURGE_PERIOD).await;
+        }
+    });
     let (queue, jobs) = tokio::sync::mpsc::unbounded_channel();
     tracing::info!(requeued = pending.len(), "job store open");
     for id in pending {
@@ -166,6 +183,9 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
     let (listener, addr) = launch.listen(config.listen, "listening on").await?;
     tracing::info!(%addr, tls = config.server_tls.is_some(), "serving abis.v1.Abis");
     builder
+        .layer(abis_server_kit::errors::rewrite_layer(
+            abis_proto::status::typed_transport_error,
+        ))
         .add_service(health)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
@@ -179,6 +199,7 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         .context("gRPC server failed")?;
     prober.abort();
     repairs.abort();
+    purger.abort();
     worker.abort();
     if let Some(task) = metrics_task {
         task.abort();

@@ -96,4 +96,7 @@ pub struct EngineOptions {
     /// searches can be limited to some partitions and each partition summarised
     /// ([`crate::census`]). `None`: one partition.
     pub partitioner: Option<crate::census::Partitioner>,
+    /// Seal record values in RocksDB with these keys (AES-256-GCM, [`crate::crypto`]); `None`:
+    /// stored in clear. A gallery written with keys cannot be opened without them.
+    pub keyring: Option<std::sync::Arc<crate::crypto::Keyring>>,
 }

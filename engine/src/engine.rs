@@ -146,7 +146,19 @@ impl Engine {
             reason,
         };
         std::fs::create_dir_all(dir.join("segments")).map_err(|e| bad(e.to_string()))?;
-        let store = Store::open(&dir.join("db"), !options.unsafe_no_sync)?;
+        let store = Store::open(
+            &dir.join("db"),
+            !options.unsafe_no_sync,
+            options.keyring.clone(),
+        )?;
+        if options.keyring.is_none() && store.first_record_sealed()? {
+            return Err(EngineError::BadDataDir {
+                path: dir.display().to_string(),
+                reason: "its records are sealed: give the key file (--key-file or \
+                         ABIS_DATA_KEYS)"
+                    .into(),
+            });
+        }
         let shape = match (store.meta(KEY_FORMAT)?, store.meta(KEY_SHAPE)?) {
             (None, _) => {
                 let shape = options.gallery.unwrap_or_default();
@@ -469,6 +481,14 @@ impl Engine {
         inner.tombstones = 0;
         let after: usize = inner.segments.iter().map(Segment::len).sum();
         Ok((before - after) as u64)
+    }
+
+    /// Rewrites every record not sealed under the key ring's current key with it (see
+    /// [`crate::crypto`]: after a rotation, or to seal a gallery stored in clear). Returns the
+    /// number of records rewritten; 0 without a key ring.
+    pub fn reseal(&self) -> Result<u64> {
+        let inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        inner.store.reseal(1024)
     }
 
     /// Flushes RocksDB memtables and segment files (for a clean shutdown; not needed for

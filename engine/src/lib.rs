@@ -23,6 +23,7 @@
 pub mod calibration;
 pub mod census;
 pub mod config;
+pub mod crypto;
 mod engine;
 pub mod error;
 pub mod fusion;

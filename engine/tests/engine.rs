@@ -728,3 +728,69 @@ fn reference_ids_are_validated_on_every_way_in() {
     }
     assert!(postcard::from_bytes::<ReferenceId>(&postcard::to_stdvec("fine").unwrap()).is_ok());
 }
+
+/// Templates at rest (finding 12): with a key ring every record value in RocksDB is sealed
+/// (AES-256-GCM); the gallery does not open without the key; searches are unchanged; after a
+/// key rotation `reseal` rewrites every record under the new key, and the old key can go.
+#[test]
+fn sealed_galleries_need_their_keys_and_survive_a_rotation() {
+    use abis_engine::crypto::Keyring;
+    use std::sync::Arc;
+    let key = |id: u32, byte: u8| format!("{id} {}\n", format!("{byte:02x}").repeat(32));
+    let old = Arc::new(Keyring::parse(&key(1, 0x11)).unwrap());
+    let rotated = Arc::new(Keyring::parse(&(key(2, 0x22) + &key(1, 0x11))).unwrap());
+    let new_only = Arc::new(Keyring::parse(&key(2, 0x22)).unwrap());
+    let with = |k: &Arc<Keyring>| EngineOptions {
+        keyring: Some(k.clone()),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(29);
+    let probes: Vec<Record> = (0..10)
+        .map(|p| pop.capture(p * 13, 1, id(&format!("p{p}"))))
+        .collect();
+    let expected = {
+        let engine = Engine::open(dir.path(), with(&old)).unwrap();
+        enrol(&engine, &pop, 200);
+        engine
+            .identify_batch(&probes, &IdentifyRequest::default())
+            .unwrap()
+    };
+    assert!(expected.iter().all(|r| !r.candidates.is_empty()));
+    // Without the key: refused, naming the cause.
+    let Err(err) = Engine::open(dir.path(), EngineOptions::default()) else {
+        panic!("a sealed gallery opened without its key");
+    };
+    assert!(matches!(err, EngineError::BadDataDir { .. }), "{err}");
+    assert!(err.to_string().contains("sealed"), "{err}");
+    // The values themselves are sealed: a store opened without keys cannot read them.
+    {
+        let store = abis_engine::storage::Store::open(&dir.path().join("db"), true, None).unwrap();
+        assert!(store.first_record_sealed().unwrap());
+        assert!(store.record(0).is_err());
+    }
+    // Rotation: the new key first, the old still read; reseal; then the old key can go.
+    {
+        let engine = Engine::open(dir.path(), with(&rotated)).unwrap();
+        assert_eq!(
+            engine
+                .identify_batch(&probes, &IdentifyRequest::default())
+                .unwrap(),
+            expected
+        );
+        assert_eq!(engine.reseal().unwrap(), 200);
+        assert_eq!(
+            engine.reseal().unwrap(),
+            0,
+            "nothing left under the old key"
+        );
+    }
+    let engine = Engine::open(dir.path(), with(&new_only)).unwrap();
+    assert_eq!(
+        engine
+            .identify_batch(&probes, &IdentifyRequest::default())
+            .unwrap(),
+        expected
+    );
+    assert_eq!(engine.get(&id("person-3")).unwrap(), pop.enrolment(3));
+}

@@ -159,6 +159,23 @@ pub fn error_detail_of(status: &Status) -> Option<ErrorDetail> {
         .and_then(|any| ErrorDetail::decode(any.value.as_slice()).ok())
 }
 
+/// The typed answer to a request tonic refused before any handler saw it: a message over the
+/// size limit becomes TOO_LARGE (the caller's to fix: send less), with the limit in the message.
+/// Other statuses, and statuses that already carry a detail, are left alone (`None`).
+pub fn typed_transport_error(status: &Status) -> Option<Status> {
+    if !status.details().is_empty() || !status.message().contains("message length too large") {
+        return None;
+    }
+    Some(status_from_detail(ErrorDetail {
+        code: ErrorCode::TooLarge as i32,
+        message: format!(
+            "the request is larger than this server accepts ({}); send fewer items per call",
+            status.message()
+        ),
+        ..Default::default()
+    }))
+}
+
 impl v1::ErrorDetail {
     /// The same detail naming item `index` of a batch request.
     pub fn at_item(mut self, index: usize) -> Self {

@@ -12,11 +12,14 @@
 //! - [`process`]: starting a server binary as a child and waiting for its announcement.
 //! - [`metrics`]: per-RPC Prometheus metrics and the `GET /metrics` endpoint.
 //! - [`audit`]: the append-only, hash-chained audit log both API servers write, and its check.
+//! - [`errors`]: a layer giving errors tonic answers by itself (oversized requests) a typed
+//!   detail.
 //! - [`Launch`]: the same server run as its own process (the above) or inside another
 //!   program (`abis serve` runs a shard node and a coordinator in one process): quiet binding
 //!   whose address goes back to the caller, and a stop the caller triggers.
 
 pub mod audit;
+pub mod errors;
 pub mod metrics;
 pub mod pki;
 pub mod process;

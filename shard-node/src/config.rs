@@ -3,8 +3,8 @@
 //!
 //! Every setting can be given as a flag or in the file (`--config node.toml`, the same names
 //! with underscores: `listen`, `data_dir`, `shard_id`, `metrics_listen`, `tls_cert`, `tls_key`,
-//! `client_ca`, `insecure_plaintext`, `max_searches`, `max_message_bytes`); a flag wins over the
-//! file. Unknown keys in the file are
+//! `client_ca`, `insecure_plaintext`, `max_searches`, `max_message_bytes`, `key_file`); a flag
+//! wins over the file. Without a key file, keys are read from `ABIS_DATA_KEYS` when set. Unknown keys in the file are
 //! refused, so a misspelt setting never silently falls back to a default. Validation is where
 //! the security rule lives: a node serves mutual TLS (certificate, key and the CA that signs the
 //! clients' certificates, all three) unless `insecure_plaintext` is asked for explicitly, and
@@ -61,6 +61,10 @@ pub struct Args {
     /// Largest gRPC message received or sent, in bytes [default: 64 MiB].
     #[arg(long)]
     pub max_message_bytes: Option<usize>,
+    /// Keys sealing the stored templates (lines `ID HEX`, the first current; see
+    /// `abis_engine::crypto`) [default: $ABIS_DATA_KEYS, else stored in clear].
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
 }
 
 /// The settings a TOML file may hold.
@@ -77,6 +81,7 @@ struct FileConfig {
     insecure_plaintext: Option<bool>,
     max_searches: Option<usize>,
     max_message_bytes: Option<usize>,
+    key_file: Option<PathBuf>,
 }
 
 /// Paths of the node's TLS material.
@@ -107,6 +112,8 @@ pub struct Config {
     pub max_searches: usize,
     /// Largest gRPC message, bytes.
     pub max_message_bytes: usize,
+    /// The key file (else `ABIS_DATA_KEYS`).
+    pub key_file: Option<PathBuf>,
 }
 
 impl Args {
@@ -153,6 +160,7 @@ impl Args {
             tls,
             max_searches,
             max_message_bytes,
+            key_file: self.key_file.or(file.key_file),
         })
     }
 }

@@ -1,16 +1,17 @@
 //! The node's Prometheus metrics: the per-RPC request counters and latencies every abis server
-//! keeps ([`RpcMetrics`]), and a gauge of the shard's live records, read from the engine at each
-//! scrape so it is never stale. The endpoint is [`abis_server_kit::metrics::serve`].
+//! keeps ([`RpcMetrics`]), a gauge of the shard's live records, read from the engine at each
+//! scrape so it is never stale, and a count of searches stopped because their caller left. The endpoint is [`abis_server_kit::metrics::serve`].
 
 use abis_engine::Engine;
 use abis_server_kit::metrics::RpcMetrics;
-use prometheus::IntGauge;
+use prometheus::{IntCounter, IntGauge};
 use std::time::Duration;
 
 /// The node's metrics.
 pub struct Metrics {
     rpc: RpcMetrics,
     records: IntGauge,
+    cancelled: IntCounter,
 }
 
 impl Metrics {
@@ -22,7 +23,24 @@ impl Metrics {
         rpc.registry()
             .register(Box::new(records.clone()))
             .expect("unique");
-        Self { rpc, records }
+        let cancelled = IntCounter::new(
+            "abis_shard_searches_cancelled_total",
+            "Searches stopped because their caller went away (deadline, cancellation)",
+        )
+        .expect("valid metric");
+        rpc.registry()
+            .register(Box::new(cancelled.clone()))
+            .expect("unique");
+        Self {
+            rpc,
+            records,
+            cancelled,
+        }
+    }
+
+    /// Counts a search stopped because its caller went away.
+    pub fn search_cancelled(&self) {
+        self.cancelled.inc();
     }
 
     /// Records one finished request.

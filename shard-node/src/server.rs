@@ -45,9 +45,22 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let fence = EpochFence::open(&config.data_dir)?;
     let engine_dir = config.data_dir.join("engine");
+    let keyring = abis_engine::crypto::keyring_from(config.key_file.as_deref())
+        .context("cannot read the data keys")?
+        .map(Arc::new);
+    tracing::info!(
+        sealed = keyring.is_some(),
+        "templates at rest are {}",
+        if keyring.is_some() {
+            "sealed (AES-256-GCM)"
+        } else {
+            "in clear"
+        }
+    );
     let engine = tokio::task::spawn_blocking(move || {
         let options = EngineOptions {
             partitioner: Some(crate::slots::PARTITIONER),
+            keyring,
             ..EngineOptions::default()
         };
         Engine::open(&engine_dir, options)
@@ -129,6 +142,9 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
     let (listener, addr) = launch.listen(config.listen, "listening on").await?;
     tracing::info!(%addr, tls = config.tls.is_some(), "serving abis.v1.Shard");
     builder
+        .layer(abis_server_kit::errors::rewrite_layer(
+            abis_proto::status::typed_transport_error,
+        ))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

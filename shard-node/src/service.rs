@@ -16,7 +16,7 @@
 //! - **ScanRecords** streams from one blocking task per scan with a two-message buffer, so a
 //!   slow reader holds back the scan rather than filling memory.
 
-use crate::node::{item_status, CancelOnDrop, Node};
+use crate::node::{self, item_status, CancelOnDrop, Node};
 use crate::slots::{self, MAX_SCAN_PAGE};
 use abis_engine::{
     DeleteOutcome, EngineError, IdentifyRequest, InsertOutcome, PartitionSet, Record, Scope,
@@ -27,7 +27,7 @@ use abis_proto::v1::shard_server::Shard;
 use abis_proto::v1::{self, SlotRange};
 use abis_proto::{
     batch_into_engine, checked_batch, identify_result_to_proto, record_to_proto, reference_id,
-    ProtoError, MAX_BATCH_ITEMS, MAX_RESULTS, SLOT_COUNT,
+    ProtoError, MAX_ANSWER_CANDIDATES, MAX_BATCH_ITEMS, MAX_RESULTS, SLOT_COUNT,
 };
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -194,6 +194,17 @@ impl Shard for ShardService {
                 }
                 .into());
             }
+            if probes.len() * req.max_results as usize > MAX_ANSWER_CANDIDATES {
+                return Err(node::detail_status(
+                    v1::ErrorCode::TooLarge,
+                    format!(
+                        "{} probes x {} results could exceed the {MAX_ANSWER_CANDIDATES} \
+                         candidates an answer may carry",
+                        probes.len(),
+                        req.max_results
+                    ),
+                ));
+            }
             check_ranges(&req.slots, false)?;
             let _permit = node.search_permit()?;
             let request = IdentifyRequest {
@@ -205,7 +216,7 @@ impl Shard for ShardService {
             });
             let cancel = Arc::new(AtomicBool::new(false));
             let _stop_when_abandoned = CancelOnDrop(cancel.clone());
-            let engine = node.engine.clone();
+            let (engine, metrics) = (node.engine.clone(), node.metrics.clone());
             let results = Node::blocking(move || {
                 let control = SearchControl {
                     scope: scope.as_ref().map_or(Scope::All, Scope::Partitions),
@@ -213,7 +224,13 @@ impl Shard for ShardService {
                 };
                 let (results, _) = engine
                     .identify_batch_with(&probes, &request, control)
-                    .map_err(|e| e.to_status())?;
+                    .map_err(|e| {
+                        if matches!(e, EngineError::Cancelled) {
+                            metrics.search_cancelled();
+                            tracing::info!("search stopped: its caller went away");
+                        }
+                        e.to_status()
+                    })?;
                 Ok(probes
                     .iter()
                     .zip(results)

@@ -6,3 +6,4 @@ mod jobs;
 mod rebalance;
 mod registration;
 mod tls;
+mod trust;

@@ -152,6 +152,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &dir,
         EngineOptions {
             calibration,
+            keyring: super::keyring(),
             ..Default::default()
         },
     )?);

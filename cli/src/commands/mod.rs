@@ -9,13 +9,38 @@ pub mod eval;
 pub mod generate;
 pub mod identify;
 pub mod register;
+pub mod rekey;
 pub mod serve;
 pub mod stats;
 pub mod uin;
 pub mod verify;
 
+use abis_engine::crypto::Keyring;
 use abis_engine::{Engine, EngineOptions};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// The data keys of this run (`--key-file`, else `ABIS_DATA_KEYS`), read once in `main`.
+static KEYS: OnceLock<(Option<PathBuf>, Option<Arc<Keyring>>)> = OnceLock::new();
+
+/// Reads the data keys for every command of this run (a bad key file is a bad request).
+pub fn load_keys(file: Option<&Path>) -> anyhow::Result<()> {
+    let keys = abis_engine::crypto::keyring_from(file)
+        .map_err(crate::bad_input)?
+        .map(Arc::new);
+    let _ = KEYS.set((file.map(Path::to_path_buf), keys));
+    Ok(())
+}
+
+/// The key ring sealing stored templates, if any.
+pub fn keyring() -> Option<Arc<Keyring>> {
+    KEYS.get().and_then(|k| k.1.clone())
+}
+
+/// The `--key-file` given, if any (servers read it themselves).
+pub fn key_file() -> Option<PathBuf> {
+    KEYS.get().and_then(|k| k.0.clone())
+}
 
 /// `--data-dir`, shared by the gallery commands.
 #[derive(Debug, clap::Args)]
@@ -39,7 +64,13 @@ impl DataDir {
 /// Opens the gallery with default options, creating it if `dir` holds none (for the commands
 /// that make galleries).
 pub fn open_or_create(dir: &Path) -> anyhow::Result<Engine> {
-    Ok(Engine::open(dir, EngineOptions::default())?)
+    Ok(Engine::open(
+        dir,
+        EngineOptions {
+            keyring: keyring(),
+            ..EngineOptions::default()
+        },
+    )?)
 }
 
 /// Opens an existing gallery; a directory holding none is a bad request (exit 2), so a mistyped
@@ -49,6 +80,7 @@ pub fn open_existing(dir: &Path) -> anyhow::Result<Engine> {
         dir,
         EngineOptions {
             must_exist: true,
+            keyring: keyring(),
             ..EngineOptions::default()
         },
     )?)

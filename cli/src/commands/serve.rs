@@ -131,6 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 tls: Some(internal.shard),
                 max_searches: std::thread::available_parallelism().map_or(2, |n| n.get()),
                 max_message_bytes,
+                key_file: super::key_file(),
             },
             Launch::Embedded {
                 bound: Some(bound),
@@ -160,6 +161,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .audit_log
                 .clone()
                 .unwrap_or_else(|| dir.join("audit.log")),
+            key_file: super::key_file(),
+            job_retention: Duration::from_secs(7 * 24 * 3600),
             limits,
             max_message_bytes,
             max_concurrent_searches,

@@ -13,10 +13,12 @@
 
 use super::codec;
 use crate::census::{hash64, modality_mask};
+use crate::crypto::{is_sealed, Keyring};
 use crate::error::{EngineError, Result};
 use crate::record::{Record, ReferenceId};
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use std::path::Path;
+use std::sync::Arc;
 
 const CF_META: &str = "meta";
 const CF_IDS: &str = "ids";
@@ -28,6 +30,14 @@ const CFS: [&str; 4] = [CF_META, CF_IDS, CF_RECORDS, CF_TOMBSTONES];
 pub struct Store {
     db: DB,
     sync: bool,
+    keyring: Option<Arc<Keyring>>,
+}
+
+/// What a record value is bound to when sealed: its slot.
+fn record_context(slot: u32) -> [u8; 10] {
+    let mut c = *b"record\0\0\0\0";
+    c[6..].copy_from_slice(&slot.to_be_bytes());
+    c
 }
 
 /// What `ids` holds for an enrolled reference id.
@@ -77,8 +87,9 @@ pub struct StoreBatch {
 }
 
 impl Store {
-    /// Opens (creating if missing) the database under `path`.
-    pub fn open(path: &Path, sync: bool) -> Result<Self> {
+    /// Opens (creating if missing) the database under `path`; with `keyring`, record values are
+    /// sealed with AES-256-GCM ([`crate::crypto`]).
+    pub fn open(path: &Path, sync: bool, keyring: Option<Arc<Keyring>>) -> Result<Self> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -87,7 +98,77 @@ impl Store {
             .iter()
             .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Self { db, sync })
+        Ok(Self { db, sync, keyring })
+    }
+
+    /// A stored record value as a record: opened first when sealed.
+    fn decode_record(&self, slot: u32, bytes: &[u8]) -> Result<Record> {
+        if !is_sealed(bytes) {
+            return codec::decode(bytes);
+        }
+        let keyring = self
+            .keyring
+            .as_ref()
+            .ok_or_else(|| EngineError::BadDataDir {
+                path: "records".into(),
+                reason: "records are sealed: give the key file (--key-file or ABIS_DATA_KEYS)"
+                    .into(),
+            })?;
+        codec::decode(&keyring.open(bytes, &record_context(slot), "record store")?)
+    }
+
+    /// The stored form of a record in `slot`: sealed when there is a key ring.
+    fn encode_record(&self, slot: u32, plain: Vec<u8>) -> Vec<u8> {
+        match &self.keyring {
+            Some(k) => k.seal(&plain, &record_context(slot)),
+            None => plain,
+        }
+    }
+
+    /// Whether the first stored record is sealed (a gallery written with keys).
+    pub fn first_record_sealed(&self) -> Result<bool> {
+        Ok(self
+            .db
+            .iterator_cf(self.cf(CF_RECORDS), IteratorMode::Start)
+            .next()
+            .transpose()?
+            .is_some_and(|(_, v)| is_sealed(&v)))
+    }
+
+    /// Rewrites every record value not sealed under the current key with it (after a key
+    /// rotation, or to seal a gallery written in clear), `batch` records per durable write.
+    /// Returns the number rewritten.
+    pub fn reseal(&self, batch: usize) -> Result<u64> {
+        let Some(keyring) = &self.keyring else {
+            return Ok(0);
+        };
+        let current = keyring.current_id().to_le_bytes();
+        let mut done = 0;
+        let mut pending = self.batch();
+        let mut in_batch = 0;
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_RECORDS), IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            if is_sealed(&v) && v.get(2..6) == Some(&current[..]) {
+                continue;
+            }
+            let slot = decode_slot(&k)?;
+            let record = self.decode_record(slot, &v)?;
+            let sealed = self.encode_record(slot, codec::encode(&record));
+            pending.batch.put_cf(self.cf(CF_RECORDS), &k, sealed);
+            in_batch += 1;
+            done += 1;
+            if in_batch == batch.max(1) {
+                self.commit(std::mem::replace(&mut pending, self.batch()))?;
+                in_batch = 0;
+            }
+        }
+        if in_batch > 0 {
+            self.commit(pending)?;
+        }
+        Ok(done)
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -156,7 +237,7 @@ impl Store {
     pub fn record(&self, slot: u32) -> Result<Option<Record>> {
         self.db
             .get_cf(self.cf(CF_RECORDS), slot.to_be_bytes())?
-            .map(|v| codec::decode(&v))
+            .map(|v| self.decode_record(slot, &v))
             .transpose()
     }
 
@@ -170,7 +251,8 @@ impl Store {
             )
             .map(|item| {
                 let (k, v) = item?;
-                Ok((decode_slot(&k)?, codec::decode(&v)?))
+                let slot = decode_slot(&k)?;
+                Ok((slot, self.decode_record(slot, &v)?))
             })
     }
 
@@ -242,8 +324,11 @@ impl StoreBatch {
             record.reference_id.as_str(),
             encode_id_value(slot, content, mask),
         );
-        self.batch
-            .put_cf(store.cf(CF_RECORDS), slot.to_be_bytes(), encoded);
+        self.batch.put_cf(
+            store.cf(CF_RECORDS),
+            slot.to_be_bytes(),
+            store.encode_record(slot, encoded),
+        );
         (content, mask)
     }
 

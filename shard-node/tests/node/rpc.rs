@@ -597,3 +597,32 @@ async fn reads_are_fenced_by_identity_cluster_and_epoch() {
     let slot = slot_of("person-2") as usize;
     assert!(summaries[slot].records >= 1 && summaries[slot].digest != 0);
 }
+
+/// A request over the message size limit is the caller's error with a typed detail
+/// (RESOURCE_EXHAUSTED, TOO_LARGE), not a bare transport error, and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_requests_get_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_plain(
+        "127.0.0.7",
+        &dir.path().join("node"),
+        &["--max-message-bytes", "1048576"],
+    );
+    let mut client = node.client().await;
+    let err = client
+        .insert(v1::ShardInsertRequest {
+            records: records(600),
+            map_epoch: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert_eq!(code_of(&err), ErrorCode::TooLarge);
+    assert!(err.message().contains("limit"), "{}", err.message());
+    let info = client
+        .info(v1::ShardNodeInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.records, 0);
+}

@@ -124,3 +124,61 @@ async fn metrics_endpoint_counts_requests_and_records() {
     }
     assert!(http_get(metrics, "/other").starts_with("HTTP/1.1 404"));
 }
+
+/// A search whose caller gives up (its deadline, sent as grpc-timeout, passes) stops on the
+/// node too instead of running on for nobody (finding 8): the engine sees the dropped call and
+/// ends at its next chunk, which the node counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_abandoned_by_its_caller_stops_on_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_plain(
+        "127.0.0.9",
+        &dir.path().join("node"),
+        &["--metrics-listen", "127.0.0.9:0"],
+    );
+    let metrics = node.metrics.expect("metrics address announced");
+    let mut client = node.client().await;
+    let layout = abis_engine::GalleryConfig::default().iris_layout;
+    let pop = abis_datasets::population::Population::new(31).with_fingers(4);
+    let gallery: Vec<v1::Record> = (0..200)
+        .map(|i| abis_proto::record_to_proto(&pop.enrolment(i), &layout))
+        .collect();
+    insert_all(&mut client, gallery).await;
+    // 300 four-finger probes take far longer than 30 ms to prepare and search.
+    let probes: Vec<v1::Record> = (0..300)
+        .map(|i| {
+            let id = abis_engine::ReferenceId::new(format!("probe-{i}")).unwrap();
+            abis_proto::record_to_proto(&pop.capture(i % 200, 1, id), &layout)
+        })
+        .collect();
+    let mut request = tonic::Request::new(v1::ShardIdentifyBatchRequest {
+        probes,
+        max_results: 5,
+        threshold_score: 6.0,
+        slots: vec![],
+    });
+    request.set_timeout(std::time::Duration::from_millis(30));
+    let err = client.identify_batch(request).await.unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+        ),
+        "{err:?}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = http_get(metrics, "/metrics");
+        if text
+            .lines()
+            .any(|l| l == "abis_shard_searches_cancelled_total 1")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned search was not stopped:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

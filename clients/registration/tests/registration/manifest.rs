@@ -161,3 +161,43 @@ fn missing_files_wrong_sizes_and_bad_json_are_typed_errors() {
         other => panic!("expected InvalidApplicant, got {other:?}"),
     }
 }
+
+/// Hostile manifests (finding 9): names that leave the applicant folder (absolute, `..`, a
+/// link pointing out), devices and oversized files are refused before a byte of them is read,
+/// and the refusal tells nothing of what they hold.
+#[test]
+fn manifests_read_only_small_regular_files_inside_their_folder() {
+    let pop = population(0);
+    let original = applicant(&pop, 4, 0, "packet-4");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_applicant(&dir.path().join("folder"), &original.record).unwrap();
+    let folder = path.parent().unwrap().to_owned();
+    let good = std::fs::read_to_string(&path).unwrap();
+    let outside = dir.path().join("secret.bin");
+    std::fs::write(&outside, vec![7u8; 2048]).unwrap();
+    std::os::unix::fs::symlink(&outside, folder.join("link.f32")).unwrap();
+    std::fs::write(folder.join("huge.f32"), vec![0u8; 1 << 20]).unwrap();
+    let hostile = [
+        ("an absolute path", outside.display().to_string()),
+        ("/etc/hostname", "/etc/hostname".to_owned()),
+        ("a parent directory", "../secret.bin".to_owned()),
+        ("a parent inside a path", "sub/../../secret.bin".to_owned()),
+        ("a link out of the folder", "link.f32".to_owned()),
+        ("a device", "/dev/zero".to_owned()),
+        ("an oversized file", "huge.f32".to_owned()),
+        ("an empty name", String::new()),
+    ];
+    for (what, name) in hostile {
+        let manifest = good.replace("\"face.f32\"", &format!("{name:?}"));
+        assert_ne!(manifest, good, "{what}");
+        std::fs::write(&path, manifest).unwrap();
+        match Applicant::load(&path) {
+            Err(Error::InvalidApplicant { reason, .. }) => {
+                assert!(!reason.contains("2048"), "{what}: leaks a size: {reason}");
+            }
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        }
+    }
+    std::fs::write(&path, &good).unwrap();
+    assert!(Applicant::load(&path).is_ok());
+}
