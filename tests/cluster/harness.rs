@@ -104,9 +104,14 @@ fn coordinator_bin() -> &'static Path {
 
 /// Starts a coordinator with `args` (data dir `dir`, listening on `ip`).
 pub fn coordinator(ip: &str, dir: &Path, args: &[String]) -> Proc {
+    coordinator_at(&format!("{ip}:0"), dir, args)
+}
+
+/// Starts a coordinator listening on `listen` (a fixed address survives restarts).
+pub fn coordinator_at(listen: &str, dir: &Path, args: &[String]) -> Proc {
     let mut all: Vec<String> = vec![
         "--listen".into(),
-        format!("{ip}:0"),
+        listen.into(),
         "--data-dir".into(),
         dir.display().to_string(),
     ];

@@ -1,5 +1,6 @@
 //! End-to-end tests: real `abis-shard-node` and `abis-coordinator` processes on 127.0.0.x.
 
+mod chaos;
 mod failover;
 mod harness;
 mod jobs;
