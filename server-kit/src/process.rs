@@ -57,6 +57,11 @@ impl Drop for Proc {
 }
 
 impl Proc {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `bin` with `args` (logs at `info` to the file `log`) and waits until it prints
     /// `listening on <addr>` (noting a `metrics on <addr>` line on the way). Fails if it takes
     /// over a minute, or with [`Exited`] (its status and log) if it exits first.

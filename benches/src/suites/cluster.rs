@@ -39,7 +39,7 @@ const BATCH: usize = 64;
 const BYTES_PER_RECORD: usize = 2 * 2 * 256 + 512 * 4;
 
 /// The binary `name` beside this one (target/<profile>/).
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+pub(super) fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let bin = exe.parent().context("no parent dir")?.join(name);
     ensure!(
@@ -50,7 +50,7 @@ fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
-fn free_addr() -> anyhow::Result<SocketAddr> {
+pub(super) fn free_addr() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 

@@ -4,6 +4,7 @@ mod cluster;
 mod face;
 mod finger;
 mod finger_search;
+mod flood;
 mod iris;
 mod scale;
 
@@ -20,6 +21,7 @@ pub const NAMES: &[&str] = &[
     finger_search::NAME,
     cluster::NAME,
     scale::NAME,
+    flood::NAME,
 ];
 
 /// Runs the named suite.
@@ -31,6 +33,7 @@ pub fn run(name: &str, opts: &Opts) -> anyhow::Result<Vec<Row>> {
         finger_search::NAME => finger_search::run(opts),
         cluster::NAME => cluster::run(opts),
         scale::NAME => scale::run(opts),
+        flood::NAME => flood::run(opts),
         _ => anyhow::bail!("suite {name} is not built yet"),
     }
 }

@@ -60,10 +60,12 @@ impl IrisLayout {
         if cols < 2 {
             return Err(invalid("at least two columns are needed to rotate"));
         }
-        let bits = (rows as u64) * (cols as u64) * (bits_per_cell as u64);
-        if bits > MAX_CODE_BITS as u64 {
-            return Err(invalid("code larger than 65,536 bits"));
-        }
+        // Three u32 factors can overflow u64 (found by fuzzing): an overflow is too large too.
+        let bits = (rows as u64)
+            .checked_mul(cols as u64)
+            .and_then(|b| b.checked_mul(bits_per_cell as u64))
+            .filter(|&b| b <= MAX_CODE_BITS as u64)
+            .ok_or_else(|| invalid("code larger than 65,536 bits"))?;
         if bits & 63 != 0 {
             return Err(invalid("code bits must be a multiple of 64"));
         }
@@ -232,6 +234,14 @@ mod tests {
         assert_eq!(IrisLayout::OPEN_IRIS_12800.row_bytes(), 3200);
         assert_eq!(IrisLayout::new(1, 64, 1).unwrap().row_bytes(), 64);
         assert_eq!(IrisLayout::new(8, 128, 2), Ok(IrisLayout::DAUGMAN_2048));
+    }
+
+    #[test]
+    fn huge_dimensions_are_refused_not_overflowed() {
+        // Found by fuzzing the wire records: the product of three u32 overflowed u64.
+        assert!(IrisLayout::new(u32::MAX, u32::MAX, 2).is_err());
+        assert!(IrisLayout::new(1 << 31, 1 << 31, 4).is_err());
+        assert!(IrisLayout::new(u32::MAX, 2, u32::MAX).is_err());
     }
 
     #[test]
