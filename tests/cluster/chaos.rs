@@ -47,7 +47,10 @@ async fn connect(addr: SocketAddr) -> Client {
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
         }
-        assert!(Instant::now() < deadline, "the coordinator did not come back");
+        assert!(
+            Instant::now() < deadline,
+            "the coordinator did not come back"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -112,7 +115,9 @@ async fn acknowledged_records_survive_random_kills_and_wipes() {
                 (duplicate(p, &format!("probe-{round}-{k}")), mate)
             })
             .collect();
-        let job_dups: Vec<u64> = (0..2).map(|_| known[rng.gen_range(0..known.len())]).collect();
+        let job_dups: Vec<u64> = (0..2)
+            .map(|_| known[rng.gen_range(0..known.len())])
+            .collect();
 
         let mut writer = connect(listen).await;
         let mut reader = connect(listen).await;
@@ -145,7 +150,10 @@ async fn acknowledged_records_survive_random_kills_and_wipes() {
                         for (res, (_, mate)) in r.into_inner().results.iter().zip(&probes) {
                             let is_complete =
                                 res.completeness.as_ref().is_some_and(|c| c.is_complete());
-                            assert!(is_complete, "an answer without allow_incomplete was partial");
+                            assert!(
+                                is_complete,
+                                "an answer without allow_incomplete was partial"
+                            );
                             if !res.candidates.iter().any(|c| &c.reference_id == mate) {
                                 tally.false_no_match += 1;
                             }
@@ -248,7 +256,11 @@ async fn acknowledged_records_survive_random_kills_and_wipes() {
         eprintln!(
             "chaos round {round}: victim {}{} after {pause:?}, {} inserted, identify {} \
              complete / {} refused",
-            if victim == 3 { "coordinator".to_owned() } else { specs[victim].id.clone() },
+            if victim == 3 {
+                "coordinator".to_owned()
+            } else {
+                specs[victim].id.clone()
+            },
             if wipe { " (wiped)" } else { "" },
             tally.acked.len(),
             tally.complete_identifies,
@@ -278,6 +290,9 @@ async fn acknowledged_records_survive_random_kills_and_wipes() {
         acked.len()
     );
     assert_eq!(lost, 0, "acknowledged records lost");
-    assert_eq!(false_no_match, 0, "COMPLETE answers without the planted duplicate");
+    assert_eq!(
+        false_no_match, 0,
+        "COMPLETE answers without the planted duplicate"
+    );
     assert!(wiped >= 2, "the seed wiped too few nodes: {wiped}");
 }

@@ -62,7 +62,11 @@ pub fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
         dir.path().join("node").display().to_string(),
         "--insecure-plaintext".into(),
     ];
-    let node = Proc::start(&sibling("abis-shard-node")?, &args, &dir.path().join("node.log"))?;
+    let node = Proc::start(
+        &sibling("abis-shard-node")?,
+        &args,
+        &dir.path().join("node.log"),
+    )?;
     let pop = Population::new(opts.seed);
     let layout = GalleryConfig::default().iris_layout;
     let wire = |r: &abis_engine::Record| abis_proto::record_to_proto(r, &layout);
@@ -74,7 +78,9 @@ pub fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
         .collect();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let channel = Channel::from_shared(format!("http://{addr}"))?.connect().await?;
+        let channel = Channel::from_shared(format!("http://{addr}"))?
+            .connect()
+            .await?;
         let client = ShardClient::new(channel)
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
@@ -112,7 +118,11 @@ pub fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
             Ok(())
         };
         let t = Instant::now();
-        let answer = client.clone().identify_batch(flood(&probes)).await?.into_inner();
+        let answer = client
+            .clone()
+            .identify_batch(flood(&probes))
+            .await?
+            .into_inner();
         let candidates: usize = answer.results.iter().map(|r| r.candidates.len()).sum();
         anyhow::ensure!(candidates == 100 * probes.len(), "{candidates} candidates");
         row("1 call, score 0", 1, t.elapsed())?;
@@ -132,7 +142,10 @@ pub fn run(opts: &Opts) -> anyhow::Result<Vec<Row>> {
         abandoned.set_timeout(Duration::from_millis(300));
         let gave_up = client.clone().identify_batch(abandoned).await.is_err();
         let waited = t.elapsed();
-        anyhow::ensure!(gave_up, "the flood finished within 300 ms: use more --records");
+        anyhow::ensure!(
+            gave_up,
+            "the flood finished within 300 ms: use more --records"
+        );
         // Let the node notice and stop; its memory is read after.
         tokio::time::sleep(Duration::from_secs(2)).await;
         row("1 call abandoned at 300 ms", 1, waited)?;
