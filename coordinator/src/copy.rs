@@ -8,11 +8,12 @@
 //! holds with other content are copied, and, when asked, records only the target holds are
 //! deleted. Between pages writes flow again, to both nodes (each is a writer of the slots).
 
-use crate::cluster::Cluster;
+use crate::cluster::{Client, Cluster};
 use crate::topology::Topology;
 use abis_proto::v1::{self, SlotRange};
 use anyhow::{anyhow, bail};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 /// Records per page.
@@ -110,20 +111,53 @@ pub async fn summaries(
     Ok(response.slots)
 }
 
-/// The first per-record error of a node's write, as an error naming the node and the record.
-fn first_error<'a>(
-    cluster: &Cluster,
+/// A shard node's answer to a write: one result per record, each perhaps with an error.
+trait WriteResults {
+    fn first_error(&self) -> Option<(&str, &v1::ErrorDetail)>;
+}
+
+impl WriteResults for v1::InsertResponse {
+    fn first_error(&self) -> Option<(&str, &v1::ErrorDetail)> {
+        let mut results = self.results.iter();
+        results.find_map(|r| Some((r.reference_id.as_str(), r.error.as_ref()?)))
+    }
+}
+
+impl WriteResults for v1::DeleteResponse {
+    fn first_error(&self) -> Option<(&str, &v1::ErrorDetail)> {
+        let mut results = self.results.iter();
+        results.find_map(|r| Some((r.reference_id.as_str(), r.error.as_ref()?)))
+    }
+}
+
+/// Sends `items` to `node` a page at a time with `send` (given a client, the page and the map
+/// epoch); the first refused page or record is an error naming the node and the record.
+async fn write_pages<T, R, Fut>(
+    cluster: &Arc<Cluster>,
     node: usize,
     what: &str,
-    mut results: impl Iterator<Item = (&'a str, Option<&'a v1::ErrorDetail>)>,
-) -> anyhow::Result<()> {
-    match results.find(|(_, e)| e.is_some()) {
-        Some((id, error)) => bail!(
-            "shard {} could not {what} {id}: {error:?}",
-            cluster.nodes[node].entry.id
-        ),
-        None => Ok(()),
+    items: &[T],
+    mut send: impl FnMut(Client, Vec<T>, u64) -> Fut,
+) -> anyhow::Result<()>
+where
+    T: Clone,
+    R: WriteResults,
+    Fut: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+{
+    for chunk in items.chunks(PAGE as usize) {
+        let call = send(cluster.client(node), chunk.to_vec(), cluster.map.epoch);
+        let response = cluster
+            .call(node, call)
+            .await
+            .map_err(|s| status_error(cluster, node, s))?;
+        if let Some((id, error)) = response.first_error() {
+            bail!(
+                "shard {} could not {what} {id}: {error:?}",
+                cluster.nodes[node].entry.id
+            );
+        }
     }
+    Ok(())
 }
 
 /// Inserts `records` on `node`.
@@ -132,48 +166,35 @@ pub async fn insert(
     node: usize,
     records: Vec<v1::Record>,
 ) -> anyhow::Result<()> {
-    for chunk in records.chunks(PAGE as usize) {
-        let mut client = cluster.client(node);
-        let call = client.insert(v1::ShardInsertRequest {
-            records: chunk.to_vec(),
-            map_epoch: cluster.map.epoch,
-        });
-        let response = cluster
-            .call(node, call)
-            .await
-            .map_err(|s| status_error(cluster, node, s))?;
-        let results = response.results.iter();
-        first_error(
-            cluster,
-            node,
-            "insert",
-            results.map(|r| (r.reference_id.as_str(), r.error.as_ref())),
-        )?;
-    }
-    Ok(())
+    write_pages(
+        cluster,
+        node,
+        "insert",
+        &records,
+        |mut client, records, map_epoch| async move {
+            let request = v1::ShardInsertRequest { records, map_epoch };
+            client.insert(request).await
+        },
+    )
+    .await
 }
 
 /// Deletes `ids` on `node`.
 pub async fn delete(cluster: &Arc<Cluster>, node: usize, ids: Vec<String>) -> anyhow::Result<()> {
-    for chunk in ids.chunks(PAGE as usize) {
-        let mut client = cluster.client(node);
-        let call = client.delete(v1::ShardDeleteRequest {
-            reference_ids: chunk.to_vec(),
-            map_epoch: cluster.map.epoch,
-        });
-        let response = cluster
-            .call(node, call)
-            .await
-            .map_err(|s| status_error(cluster, node, s))?;
-        let results = response.results.iter();
-        first_error(
-            cluster,
-            node,
-            "delete",
-            results.map(|r| (r.reference_id.as_str(), r.error.as_ref())),
-        )?;
-    }
-    Ok(())
+    write_pages(
+        cluster,
+        node,
+        "delete",
+        &ids,
+        |mut client, reference_ids, map_epoch| async move {
+            let request = v1::ShardDeleteRequest {
+                reference_ids,
+                map_epoch,
+            };
+            client.delete(request).await
+        },
+    )
+    .await
 }
 
 /// What [`converge`] changed on the target.

@@ -29,7 +29,7 @@
 use crate::cluster::Cluster;
 use crate::copy;
 use crate::topology::Topology;
-use crate::trust::{Identity, Mark, Standing};
+use crate::trust::{Identity, Mark, Standing, Trust};
 use abis_proto::v1::{self, SlotRange};
 use abis_proto::SLOT_COUNT;
 use std::collections::{BTreeMap, HashMap};
@@ -159,14 +159,7 @@ impl Monitor {
         match identity.uid.as_deref() {
             None => {
                 // First sight: this is the node the map names.
-                trust.set_identity(
-                    &entry.id,
-                    Identity {
-                        uid: Some(s.info.node_uid.clone()),
-                        verified_incarnation: s.info.incarnation,
-                    },
-                )?;
-                trust.set_standing(&entry.id, Standing::Verified);
+                accept(trust, &entry.id, &s.info)?;
                 tracing::info!(shard = %entry.id, uid = %s.info.node_uid, "shard node known");
                 Ok(None)
             }
@@ -207,14 +200,7 @@ impl Monitor {
                 let lost: Vec<(String, u32)> =
                     held.iter().map(|&slot| (entry.id.clone(), slot)).collect();
                 trust.update(Mark::Lost, &lost, true)?;
-                trust.set_identity(
-                    &entry.id,
-                    Identity {
-                        uid: Some(s.info.node_uid.clone()),
-                        verified_incarnation: s.info.incarnation,
-                    },
-                )?;
-                trust.set_standing(&entry.id, Standing::Verified);
+                accept(trust, &entry.id, &s.info)?;
                 tracing::warn!(
                     shard = %entry.id,
                     old = %uid,
@@ -345,6 +331,17 @@ impl Monitor {
         }
         Ok(())
     }
+}
+
+/// Takes the node answering as `shard` to be the one the map names, verified as it is now.
+fn accept(trust: &Trust, shard: &str, info: &v1::ShardNodeInfoResponse) -> anyhow::Result<()> {
+    let identity = Identity {
+        uid: Some(info.node_uid.clone()),
+        verified_incarnation: info.incarnation,
+    };
+    trust.set_identity(shard, identity)?;
+    trust.set_standing(shard, Standing::Verified);
+    Ok(())
 }
 
 /// Info from every node, concurrently; records liveness, counts and the shape.

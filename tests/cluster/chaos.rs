@@ -32,6 +32,25 @@ fn person(round: u64, i: u64) -> u64 {
     1_000 + round * PER_ROUND + i
 }
 
+/// How many of `people` the gallery does not verify against their own record.
+async fn count_unverified(c: &mut Client, people: impl IntoIterator<Item = u64>) -> u64 {
+    let mut unverified = 0;
+    for p in people {
+        let record = records(p..p + 1).remove(0);
+        let verdict = c
+            .verify(v1::VerifyRequest {
+                reference_id: record.reference_id.clone(),
+                probe: Some(record),
+                target_fmr: 1e-6,
+            })
+            .await;
+        if !verdict.is_ok_and(|v| v.into_inner().is_match) {
+            unverified += 1;
+        }
+    }
+    unverified
+}
+
 async fn connect(addr: SocketAddr) -> Client {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -240,19 +259,7 @@ async fn acknowledged_records_survive_random_kills_and_wipes() {
             .copied()
             .chain((0..5).map(|_| known[rng.gen_range(0..known.len())]))
             .collect();
-        for p in check {
-            let record = records(p..p + 1).remove(0);
-            let verdict = c
-                .verify(v1::VerifyRequest {
-                    reference_id: record.reference_id.clone(),
-                    probe: Some(record),
-                    target_fmr: 1e-6,
-                })
-                .await;
-            if !verdict.is_ok_and(|v| v.into_inner().is_match) {
-                lost += 1;
-            }
-        }
+        lost += count_unverified(&mut c, check).await;
         eprintln!(
             "chaos round {round}: victim {}{} after {pause:?}, {} inserted, identify {} \
              complete / {} refused",
@@ -269,19 +276,7 @@ async fn acknowledged_records_survive_random_kills_and_wipes() {
     }
     // At the end, every acknowledged record, one by one.
     let mut c = connect(listen).await;
-    for &p in &acked {
-        let record = records(p..p + 1).remove(0);
-        let verdict = c
-            .verify(v1::VerifyRequest {
-                reference_id: record.reference_id.clone(),
-                probe: Some(record),
-                target_fmr: 1e-6,
-            })
-            .await;
-        if !verdict.is_ok_and(|v| v.into_inner().is_match) {
-            lost += 1;
-        }
-    }
+    lost += count_unverified(&mut c, acked.iter().copied()).await;
     eprintln!(
         "chaos: {rounds} rounds in {:?}, {} acknowledged, {lost} lost, {complete} complete \
          identifies, {refused} refused, {false_no_match} false no-match, {wiped} wiped nodes \

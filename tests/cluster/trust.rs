@@ -13,20 +13,28 @@ use tonic::Code;
 const TOKENS: &str = "ops-token all ops\nreg-token enrol,identify,verify registration\n\
                       other-token enrol,identify other-office\n";
 
-fn cluster_args(dir: &std::path::Path, specs: &[NodeSpec], replication: &str) -> Vec<String> {
+/// Three shard nodes on 127.0.`net`.1-3 and the flags of an R=2 coordinator of them.
+fn three_nodes(dir: &std::path::Path, net: u8) -> (Vec<NodeSpec>, Vec<String>) {
+    let specs: Vec<NodeSpec> = (1..=3)
+        .map(|i| NodeSpec::new(dir, &format!("s{i}"), &format!("127.0.{net}.{i}")))
+        .collect();
     std::fs::write(dir.join("tokens"), TOKENS).unwrap();
     let mut args: Vec<String> = specs.iter().flat_map(|s| s.flag()).collect();
-    args.extend(
-        [
-            "--insecure-plaintext",
-            "--replication",
-            replication,
-            "--token-file",
-        ]
-        .map(String::from),
-    );
+    args.extend(["--insecure-plaintext", "--replication", "2", "--token-file"].map(String::from));
     args.push(dir.join("tokens").display().to_string());
-    args
+    (specs, args)
+}
+
+/// How many records the shard node at `addr` holds.
+async fn held_by(addr: std::net::SocketAddr) -> u64 {
+    let request = v1::ShardCountRequest { slots: vec![] };
+    shard(addr)
+        .await
+        .count(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .records
 }
 
 /// Planted duplicates of persons `k * 37`, and the reference id each must find.
@@ -48,11 +56,8 @@ fn planted(n: u64) -> (Vec<v1::Record>, Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_replica_is_never_read_before_it_is_repaired() {
     let dir = tempfile::tempdir().unwrap();
-    let specs: Vec<NodeSpec> = (1..=3)
-        .map(|i| NodeSpec::new(dir.path(), &format!("s{i}"), &format!("127.0.9.{i}")))
-        .collect();
+    let (specs, args) = three_nodes(dir.path(), 9);
     let mut nodes: Vec<Option<Proc>> = specs.iter().map(|s| Some(s.start(&[]))).collect();
-    let args = cluster_args(dir.path(), &specs, "2");
     let coord = coordinator("127.0.9.10", &dir.path().join("coord"), &args);
     let mut c = client(coord.addr, "reg-token").await;
     const N: u64 = 2000;
@@ -99,13 +104,7 @@ async fn an_empty_replica_is_never_read_before_it_is_repaired() {
     let expected = (0..N)
         .filter(|i| held.contains(&slot_of(&records(*i..*i + 1)[0].reference_id)))
         .count() as u64;
-    let counted = shard(specs[0].addr)
-        .await
-        .count(v1::ShardCountRequest { slots: vec![] })
-        .await
-        .unwrap()
-        .into_inner()
-        .records;
+    let counted = held_by(specs[0].addr).await;
     assert_eq!(counted, expected, "the repaired node holds its whole share");
     eprintln!(
         "empty replica: {complete} complete answers, {refused} refused while repairing, \
@@ -121,11 +120,8 @@ async fn an_empty_replica_is_never_read_before_it_is_repaired() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_node_at_a_replicas_address_is_neither_read_nor_written() {
     let dir = tempfile::tempdir().unwrap();
-    let specs: Vec<NodeSpec> = (1..=3)
-        .map(|i| NodeSpec::new(dir.path(), &format!("s{i}"), &format!("127.0.10.{i}")))
-        .collect();
+    let (specs, args) = three_nodes(dir.path(), 10);
     let mut nodes: Vec<Option<Proc>> = specs.iter().map(|s| Some(s.start(&[]))).collect();
-    let args = cluster_args(dir.path(), &specs, "2");
     let coord = coordinator("127.0.10.10", &dir.path().join("coord"), &args);
     let mut c = client(coord.addr, "reg-token").await;
     const N: u64 = 600;
@@ -153,13 +149,7 @@ async fn another_node_at_a_replicas_address_is_neither_read_nor_written() {
         "every record has a complete replica: {r:?}"
     );
     assert!(r.results.iter().any(|x| x.repair_pending));
-    let held = shard(impostor.addr)
-        .await
-        .count(v1::ShardCountRequest { slots: vec![] })
-        .await
-        .unwrap()
-        .into_inner()
-        .records;
+    let held = held_by(impostor.addr).await;
     assert_eq!(held, 0, "the impostor acknowledged nothing");
     let list = admin(coord.addr, "ops-token")
         .await
@@ -185,11 +175,8 @@ async fn another_node_at_a_replicas_address_is_neither_read_nor_written() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_or_outdated_shard_map_is_refused_until_restored() {
     let dir = tempfile::tempdir().unwrap();
-    let specs: Vec<NodeSpec> = (1..=3)
-        .map(|i| NodeSpec::new(dir.path(), &format!("s{i}"), &format!("127.0.11.{i}")))
-        .collect();
+    let (specs, args) = three_nodes(dir.path(), 11);
     let _nodes: Vec<Proc> = specs.iter().map(|s| s.start(&[])).collect();
-    let args = cluster_args(dir.path(), &specs, "2");
     let coord_dir = dir.path().join("coord");
     let coord = coordinator("127.0.11.10", &coord_dir, &args);
     let mut c = client(coord.addr, "reg-token").await;
@@ -264,11 +251,8 @@ async fn a_lost_or_outdated_shard_map_is_refused_until_restored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_batches_store_nothing_and_every_call_is_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let specs: Vec<NodeSpec> = (1..=3)
-        .map(|i| NodeSpec::new(dir.path(), &format!("s{i}"), &format!("127.0.12.{i}")))
-        .collect();
+    let (specs, args) = three_nodes(dir.path(), 12);
     let _nodes: Vec<Proc> = specs.iter().map(|s| s.start(&[])).collect();
-    let args = cluster_args(dir.path(), &specs, "2");
     let coord_dir = dir.path().join("coord");
     let coord = coordinator("127.0.12.10", &coord_dir, &args);
     let mut c = client(coord.addr, "reg-token").await;
@@ -277,13 +261,7 @@ async fn refused_batches_store_nothing_and_every_call_is_audited() {
     let node_total = || async {
         let mut total = 0;
         for s in &specs {
-            total += shard(s.addr)
-                .await
-                .count(v1::ShardCountRequest { slots: vec![] })
-                .await
-                .unwrap()
-                .into_inner()
-                .records;
+            total += held_by(s.addr).await;
         }
         total
     };
