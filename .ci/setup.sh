@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs what abis needs on a fresh Debian 12 machine: RocksDB (linked, not compiled: see
-# docs/ARCHITECTURE.md), protobuf, clang for bindgen, a font for `abis eval` plots, and the
-# rustfmt/clippy components.
+# Installs what abis needs on a fresh Debian 12 machine: RocksDB and OpenCV's imgcodecs (linked,
+# not compiled: see docs/ARCHITECTURE.md), protobuf, clang for bindgen, a font for `abis eval`
+# plots, and the rustfmt/clippy components.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 
-packages=(librocksdb-dev libsnappy-dev liblz4-dev libzstd-dev protobuf-compiler clang libclang-dev pkg-config fonts-dejavu-core)
+packages=(libopencv-imgcodecs-dev librocksdb-dev libsnappy-dev liblz4-dev libzstd-dev protobuf-compiler clang libclang-dev pkg-config fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

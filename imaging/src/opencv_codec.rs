@@ -1,0 +1,43 @@
+//! The formats OpenCV's imgcodecs decodes for us (JPEG 2000 through OpenJPEG, PNG, JPEG, TIFF),
+//! and resizing with imgproc.
+
+use crate::{GreyImage, ImageError, ImageFormat, Result};
+use opencv::core::{Mat, Size, Vector};
+use opencv::prelude::*;
+use opencv::{imgcodecs, imgproc};
+
+/// Decodes `bytes` (already probed as `format`, within the size limits) to 8-bit grey.
+pub fn decode(format: ImageFormat, bytes: &[u8]) -> Result<GreyImage> {
+    let failed = |reason: String| ImageError::Decode { format, reason };
+    let buffer = Vector::<u8>::from_slice(bytes);
+    let mat =
+        imgcodecs::imdecode(&buffer, imgcodecs::IMREAD_GRAYSCALE).map_err(|e| failed(e.message))?;
+    if mat.empty() {
+        return Err(failed("the codec found no image in the data".into()));
+    }
+    let (width, height) = (mat.cols(), mat.rows());
+    let pixels = mat.data_bytes().map_err(|e| failed(e.message))?.to_vec();
+    GreyImage::new(width as u32, height as u32, pixels, None)
+}
+
+/// `image`'s pixels resized to `width` x `height`: area averaging when shrinking (no aliasing of
+/// ridges), bilinear when growing.
+pub fn resize(image: &GreyImage, width: u32, height: u32) -> Result<Vec<u8>> {
+    let failed = |e: opencv::Error| ImageError::Invalid {
+        field: "resampling",
+        value: e.message,
+    };
+    let src = Mat::new_rows_cols_with_data(image.height as i32, image.width as i32, &image.pixels)
+        .map_err(failed)?;
+    let shrinking =
+        u64::from(width) * u64::from(height) < u64::from(image.width) * u64::from(image.height);
+    let interpolation = if shrinking {
+        imgproc::INTER_AREA
+    } else {
+        imgproc::INTER_LINEAR
+    };
+    let mut dst = Mat::default();
+    let size = Size::new(width as i32, height as i32);
+    imgproc::resize(&src, &mut dst, size, 0.0, 0.0, interpolation).map_err(failed)?;
+    Ok(dst.data_bytes().map_err(failed)?.to_vec())
+}
