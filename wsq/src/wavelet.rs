@@ -33,7 +33,7 @@ pub(crate) struct Synthesis {
 
 impl Synthesis {
     pub(crate) fn new(table: &TransformTable) -> Self {
-        let even = table.low_len % 2 == 0;
+        let even = table.low_len.is_multiple_of(2);
         let h0 = analysis_taps(&table.low_half, table.low_len, false);
         let h1 = analysis_taps(&table.high_half, table.high_len, true);
         let modulate = |taps: &[(i64, f64)]| -> Vec<(i64, f32)> {
@@ -301,7 +301,7 @@ mod tests {
     /// The analysis the module documentation states, written out directly.
     fn analyse(x: &[f64], table: &TransformTable, inverted: bool) -> Vec<f64> {
         let n = x.len() as i64;
-        let even = table.low_len % 2 == 0;
+        let even = table.low_len.is_multiple_of(2);
         let extend = |mut i: i64| -> f64 {
             if n == 1 {
                 return x[0];

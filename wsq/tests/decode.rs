@@ -340,3 +340,16 @@ proptest! {
         let _ = decode(&bytes);
     }
 }
+
+#[test]
+fn overlong_filters_are_refused() {
+    let mut wsq = sample();
+    let (dtt, _, _) = segments(&wsq)
+        .into_iter()
+        .find(|s| s.1 == 0xFFA4)
+        .expect("a DTT segment");
+    // Lengths follow the marker and the segment length: claim 33 and 31 taps.
+    wsq[dtt + 4] = 33;
+    wsq[dtt + 5] = 31;
+    assert!(matches!(decode(&wsq), Err(WsqError::Unsupported(_))));
+}
