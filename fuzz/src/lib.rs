@@ -17,7 +17,13 @@ use prost::Message;
 use std::path::{Path, PathBuf};
 
 /// The fuzz targets, by name.
-pub const TARGETS: [&str; 4] = ["finger_record", "population", "proto_record", "manifest"];
+pub const TARGETS: [&str; 5] = [
+    "finger_record",
+    "population",
+    "proto_record",
+    "manifest",
+    "wsq",
+];
 
 /// Runs target `name`'s checks on `data`; `false` for an unknown name.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -26,6 +32,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "population" => population(data),
         "proto_record" => proto_record(data),
         "manifest" => manifest(data),
+        "wsq" => wsq(data),
         _ => return false,
     }
     true
@@ -442,4 +449,44 @@ fn fresh_dir(name: &str) -> Option<PathBuf> {
     }
     std::fs::create_dir_all(&dir).ok()?;
     Some(dir)
+}
+
+// ---------------------------------------------------------------------------------------------
+// wsq
+
+/// `wsq`: the input is a WSQ-compressed fingerprint image (`abis_wsq::decode`).
+///
+/// Decoded with the default limits: an image must have `width * height` pixels and decode
+/// the same way twice. Decoded again under a limit of 4,096 pixels: an image above it must be
+/// refused as too large, one within it must decode exactly as before.
+pub fn wsq(data: &[u8]) {
+    let full = abis_wsq::decode(data);
+    if let Ok(image) = &full {
+        assert_eq!(
+            image.pixels.len(),
+            image.width as usize * image.height as usize,
+            "pixel count differs from width x height"
+        );
+        assert!(
+            abis_wsq::decode(data).as_ref() == Ok(image),
+            "decoding the same bytes twice differs"
+        );
+    }
+    let limit = abis_wsq::DecodeOptions::default().max_pixels(4096);
+    match (abis_wsq::decode_with(data, &limit), &full) {
+        (Err(abis_wsq::WsqError::TooLarge { .. }), _) => {}
+        (small, Ok(image)) => {
+            let area = u64::from(image.width) * u64::from(image.height);
+            assert!(
+                area <= 4096,
+                "a {area}-pixel image passed a 4096-pixel limit"
+            );
+            assert!(
+                small.as_ref() == Ok(image),
+                "the limit changed a decoded image"
+            );
+        }
+        (Ok(_), Err(e)) => panic!("decodes under a lower limit only (default limit: {e})"),
+        (Err(_), Err(_)) => {}
+    }
 }

@@ -1,7 +1,8 @@
 //! Writes the seed corpora: `seeds <out-dir> [<fvc-db-dir>...]`.
 //!
-//! `<out-dir>/<target>/` gets a few small valid inputs per target, all generated here from the
-//! synthetic models of `abis-datasets` (no third-party data). Each FVC folder given (e.g.
+//! `<out-dir>/<target>/` gets a few small valid inputs per target, generated here from the
+//! synthetic models of `abis-datasets`; the `wsq` seeds are the WSQ test fixtures committed
+//! in `wsq/tests/fixtures/` (FVC2002 crops encoded by NBIS, see the README there). Each FVC folder given (e.g.
 //! `../shared/data/fvc2002/DB1_B`) adds its first few `*.iso` records to `finger_record/`, as
 //! read and rewritten in ISO 2011 and ANSI 378; those copies stay in the ignored work folder and
 //! are never committed.
@@ -36,6 +37,7 @@ fn main() {
     population_seeds(&mut seeds);
     proto_seeds(&mut seeds);
     manifest_seeds(&mut seeds);
+    wsq_seeds(&mut seeds);
     for (target, n) in &seeds.counts {
         println!("{target}: {n} seeds");
     }
@@ -435,4 +437,25 @@ fn manifest_seeds(seeds: &mut Seeds) {
         &with_files(r#"{"packet_id":"p3","face":"face.f32"}"#, &[&face]),
     );
     seeds.put("manifest", "bare", br#"{"packet_id":"p4"}"#);
+}
+
+/// The committed WSQ fixtures (small FVC2002 crops at two bit rates) as `wsq` seeds.
+fn wsq_seeds(seeds: &mut Seeds) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wsq/tests/fixtures");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wsq"))
+        .collect();
+    files.sort();
+    for file in files {
+        let bytes = std::fs::read(&file).expect("read WSQ fixture");
+        assert!(
+            abis_wsq::decode(&bytes).is_ok(),
+            "fixture {} must decode",
+            file.display()
+        );
+        let name = file.file_name().expect("file name").to_string_lossy();
+        seeds.put("wsq", &name, &bytes);
+    }
 }
