@@ -128,8 +128,8 @@ fn decode_wsq(bytes: &[u8]) -> Result<GreyImage> {
         reason: e.to_string(),
     })?;
     GreyImage::new(
-        image.width.into(),
-        image.height.into(),
+        image.width,
+        image.height,
         image.pixels,
         image.ppi.map(|p| Resolution::square(p as f32)),
     )

@@ -132,13 +132,13 @@ fn bad_records_get_typed_errors_naming_the_fault() {
         finger_record::parse(&bad_compression).unwrap_err(),
         ImageError::UnsupportedCompression(9)
     );
-    let err = finger_record::parse(b"FIR\0030\0\0\0\0\0").unwrap_err();
+    let err = finger_record::parse(b"FIR\x00030\x00\0\0\0\0").unwrap_err();
     assert!(
         matches!(err, ImageError::NotARecord(ref m) if m.contains("030")),
         "{err}"
     );
     assert!(matches!(
-        finger_record::parse(b"FMR\0020\0"),
+        finger_record::parse(b"FMR\x00020\x00"),
         Err(ImageError::NotARecord(_))
     ));
 
@@ -256,4 +256,24 @@ fn fvc_tiffs_decode() {
             image.pixels.iter().map(|&p| u64::from(p)).sum::<u64>() / image.pixels.len() as u64;
         assert!((60..250).contains(&mean), "{db}: mean grey {mean}");
     }
+}
+
+#[test]
+fn a_wsq_view_decodes_as_the_reference_decoder_does() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wsq/tests/fixtures");
+    let wsq = std::fs::read(fixtures.join("db1_b_101_1_br075.wsq")).unwrap();
+    let pgm = std::fs::read(fixtures.join("db1_b_101_1_br075.pgm")).unwrap();
+    // A binary PGM: "P5\n<width> <height>\n255\n" then the pixels.
+    let expected = &pgm[pgm.len() - 257 * 243..];
+    let record = record_2005(2, 8, (500, false), &[(2, 257, 243, wsq)]);
+    let view = &finger_record::parse(&record).unwrap().views[0];
+    assert_eq!(view.compression, Compression::Wsq);
+    let image = view.decode().unwrap();
+    let off_by_more = image
+        .pixels
+        .iter()
+        .zip(expected)
+        .filter(|(a, b)| a.abs_diff(**b) > 1)
+        .count();
+    assert_eq!(off_by_more, 0);
 }

@@ -136,16 +136,10 @@ pub fn samples(xml: &[u8]) -> Result<Vec<Sample>> {
                 path.push(name);
             }
             Event::End(_) => {
-                if path.pop().as_deref() == Some("BIR") {
-                    let partial = open.pop().expect("an open BIR");
-                    if partial.data.is_some() || partial.exception {
-                        if samples.len() == MAX_SAMPLES {
-                            return Err(MosipError::Cbeff(format!(
-                                "more than {MAX_SAMPLES} samples"
-                            )));
-                        }
-                        samples.push(finish(partial)?);
-                    }
+                let closed = path.pop();
+                if closed.as_deref() == Some("BIR") {
+                    let partial = open.pop().expect("every open BIR has its partial sample");
+                    close(partial, &mut samples)?;
                 }
             }
             Event::Text(t) => {
@@ -179,6 +173,21 @@ pub fn samples(xml: &[u8]) -> Result<Vec<Sample>> {
         return Err(MosipError::Cbeff("no BIR holds biometric data".into()));
     }
     Ok(samples)
+}
+
+/// Adds a closed BIR to `samples` if it holds data (or marks an exception); a BIR that only
+/// groups others holds neither.
+fn close(partial: Partial, samples: &mut Vec<Sample>) -> Result<()> {
+    if partial.data.is_none() && !partial.exception {
+        return Ok(());
+    }
+    if samples.len() == MAX_SAMPLES {
+        return Err(MosipError::Cbeff(format!(
+            "more than {MAX_SAMPLES} samples"
+        )));
+    }
+    samples.push(finish(partial)?);
+    Ok(())
 }
 
 fn finish(p: Partial) -> Result<Sample> {

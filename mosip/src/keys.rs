@@ -25,22 +25,27 @@ impl DecryptionKey {
     /// The key and certificate under `alias` (or the only private key entry when `None`) of a
     /// PKCS#12 key store.
     pub fn from_pkcs12(bytes: &[u8], password: &str, alias: Option<&str>) -> Result<Self> {
-        let store = p12_keystore::KeyStore::from_pkcs12(bytes, password)
+        let policy = p12_keystore::Pkcs12ImportPolicy::Strict;
+        let store = p12_keystore::KeyStore::from_pkcs12(bytes, password, policy)
             .map_err(|e| MosipError::KeyStore(e.to_string()))?;
-        let mut chains = store.private_key_chains();
         let (name, chain) = match alias {
-            Some(alias) => chains.find(|(name, _)| *name == alias).ok_or_else(|| {
-                MosipError::KeyStore(format!("no private key entry named {alias:?}"))
-            })?,
-            None => chains
-                .next()
+            Some(alias) => match store.entry(alias) {
+                Some(p12_keystore::KeyStoreEntry::PrivateKeyChain(chain)) => (alias, chain),
+                _ => {
+                    return Err(MosipError::KeyStore(format!(
+                        "no private key entry named {alias:?}"
+                    )))
+                }
+            },
+            None => store
+                .private_key_chain()
                 .ok_or_else(|| MosipError::KeyStore("no private key entry".into()))?,
         };
         let certificate = chain
-            .chain()
+            .certs()
             .first()
             .ok_or_else(|| MosipError::KeyStore(format!("entry {name:?} has no certificate")))?;
-        let key = RsaPrivateKey::from_pkcs8_der(chain.key())
+        let key = RsaPrivateKey::from_pkcs8_der(chain.key().as_der())
             .map_err(|e| MosipError::KeyStore(format!("entry {name:?}: not an RSA key: {e}")))?;
         Ok(Self::new(key, certificate.as_der()))
     }

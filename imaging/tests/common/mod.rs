@@ -91,7 +91,7 @@ pub fn record_2011(reps: &[Rep]) -> Vec<u8> {
         body.extend_from_slice(&rep_length.to_be_bytes());
         body.extend_from_slice(&r);
     }
-    let mut out = b"FIR\0020\0".to_vec();
+    let mut out = b"FIR\x00020\x00".to_vec();
     out.extend_from_slice(&(16 + body.len() as u32).to_be_bytes());
     out.extend_from_slice(&(reps.len() as u16).to_be_bytes());
     out.extend_from_slice(&[1, reps.len() as u8]);
@@ -116,7 +116,7 @@ pub fn record_2005(
         body.push(0);
         body.extend_from_slice(data);
     }
-    let mut out = b"FIR\0010\0".to_vec();
+    let mut out = b"FIR\x00010\x00".to_vec();
     out.extend_from_slice(&(32 + body.len() as u64).to_be_bytes()[2..]);
     out.extend_from_slice(&[0, 0, 0, 31, views.len() as u8, 1 + u8::from(per_cm)]);
     for _ in 0..4 {
