@@ -88,6 +88,25 @@ pub enum ImageError {
     NoResolution,
 }
 
+/// A point to draw on an image by [`overlay_png`]: a circle, and a stroke along `direction`
+/// (radians, counter-clockwise with y up, the ISO 19794-2 convention) when given.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    /// Column.
+    pub x: f32,
+    /// Row.
+    pub y: f32,
+    /// Direction of the stroke, if any.
+    pub direction: Option<f32>,
+    /// Red, green, blue.
+    pub colour: [u8; 3],
+}
+
+/// `image` in colour with `marks` drawn on it, as PNG bytes (e.g. minutiae over a finger).
+pub fn overlay_png(image: &GreyImage, marks: &[Mark]) -> Result<Vec<u8>> {
+    opencv_codec::overlay_png(image, marks)
+}
+
 /// The result of this crate's functions.
 pub type Result<T> = std::result::Result<T, ImageError>;
 

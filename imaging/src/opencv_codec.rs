@@ -41,3 +41,34 @@ pub fn resize(image: &GreyImage, width: u32, height: u32) -> Result<Vec<u8>> {
     imgproc::resize(&src, &mut dst, size, 0.0, 0.0, interpolation).map_err(failed)?;
     Ok(dst.data_bytes().map_err(failed)?.to_vec())
 }
+
+/// `image` in colour with `marks` drawn on it, as PNG bytes.
+pub fn overlay_png(image: &GreyImage, marks: &[crate::Mark]) -> Result<Vec<u8>> {
+    use opencv::core::{Point, Scalar};
+    let failed = |e: opencv::Error| ImageError::Invalid {
+        field: "overlay",
+        value: e.message,
+    };
+    let grey = Mat::new_rows_cols_with_data(image.height as i32, image.width as i32, &image.pixels)
+        .map_err(failed)?;
+    let mut colour = Mat::default();
+    imgproc::cvt_color_def(&grey, &mut colour, imgproc::COLOR_GRAY2BGR).map_err(failed)?;
+    for mark in marks {
+        let [r, g, b] = mark.colour;
+        let colour_bgr = Scalar::new(f64::from(b), f64::from(g), f64::from(r), 0.0);
+        let at = Point::new(mark.x.round() as i32, mark.y.round() as i32);
+        imgproc::circle(&mut colour, at, 4, colour_bgr, 1, imgproc::LINE_AA, 0).map_err(failed)?;
+        if let Some(direction) = mark.direction {
+            // Image rows grow downwards; a direction is counter-clockwise with y up.
+            let tip = Point::new(
+                (mark.x + 10.0 * direction.cos()).round() as i32,
+                (mark.y - 10.0 * direction.sin()).round() as i32,
+            );
+            imgproc::line(&mut colour, at, tip, colour_bgr, 1, imgproc::LINE_AA, 0)
+                .map_err(failed)?;
+        }
+    }
+    let mut png = Vector::<u8>::new();
+    imgcodecs::imencode_def(".png", &colour, &mut png).map_err(failed)?;
+    Ok(png.to_vec())
+}

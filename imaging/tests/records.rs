@@ -277,3 +277,21 @@ fn a_wsq_view_decodes_as_the_reference_decoder_does() {
         .count();
     assert_eq!(off_by_more, 0);
 }
+
+#[test]
+fn an_overlay_is_a_png_of_the_image_with_its_marks() {
+    let pixels = vec![200u8; (W * H) as usize];
+    let image = abis_imaging::GreyImage::new(W, H, pixels, None).unwrap();
+    let marks = [abis_imaging::Mark {
+        x: 50.0,
+        y: 60.0,
+        direction: Some(0.0),
+        colour: [255, 0, 0],
+    }];
+    let png = abis_imaging::overlay_png(&image, &marks).unwrap();
+    let back = decode(&png).unwrap();
+    assert_eq!((back.width, back.height), (W, H));
+    // The mark is drawn (grey differs there), the rest of the image is untouched.
+    assert_ne!(back.at(54, 60), 200);
+    assert_eq!(back.at(150, 200), 200);
+}
