@@ -46,6 +46,10 @@ enum Command {
     Stats(commands::stats::Args),
     /// Accuracy evaluations on real data (`abis eval fvc`).
     Eval(commands::eval::Args),
+    /// Extract a finger image's minutiae to an ISO/IEC 19794-2 template (LEADER).
+    Extract(commands::extract::Args),
+    /// MOSIP tools (`abis mosip decrypt`: a datashare payload to its CBEFF XML).
+    Mosip(commands::mosip::Args),
     /// Register applicants: de-dup, record the verdict, issue UINs to unique ones (exit 3 if
     /// some have no verdict yet).
     Register(commands::register::Args),
@@ -141,6 +145,8 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(a),
         Command::Stats(a) => commands::stats::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::Extract(a) => commands::extract::run(a),
+        Command::Mosip(a) => commands::mosip::run(a),
         Command::Register(a) => commands::register::run(a),
         Command::Adjudicate(a) => commands::adjudicate::run(a),
         Command::Serve(a) => commands::serve::run(a),

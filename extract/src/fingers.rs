@@ -1,7 +1,7 @@
 //! Finger images as the rest of abis receives them (ISO/IEC 19794-4 records or plain image
 //! files, decoded by `abis-imaging`) to minutiae templates.
 
-use crate::{to_record, ExtractError, GreyImage, Leader, Minutia, Result};
+use crate::{to_record, ExtractError, GreyImage, Leader, Minutia};
 use abis_imaging::finger_record;
 use abis_matchers::finger::format::MinutiaeRecord;
 
@@ -94,6 +94,10 @@ fn finger_quality(minutiae: &[Minutia]) -> u8 {
     if minutiae.is_empty() {
         return 0;
     }
-    let mean = minutiae.iter().map(|m| m.score.clamp(0.0, 1.0)).sum::<f32>() / minutiae.len() as f32;
+    let mean = minutiae
+        .iter()
+        .map(|m| m.score.clamp(0.0, 1.0))
+        .sum::<f32>()
+        / minutiae.len() as f32;
     (mean * 100.0).round() as u8
 }

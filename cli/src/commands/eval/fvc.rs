@@ -44,6 +44,15 @@ pub struct FvcArgs {
     /// Root folder holding one sub-folder per database.
     #[arg(long, default_value = "../shared/data/fvc2002")]
     data: PathBuf,
+    /// Extract minutiae from each database's images (`<finger>_<impression>.tif`) with LEADER
+    /// instead of reading the `.iso` records beside them. DB2 is brought from 569 to 500 ppi;
+    /// the other databases are 500 ppi.
+    #[arg(long)]
+    from_images: bool,
+    /// The LEADER model for `--from-images` (default: where `bash scripts/fetch-models.sh`
+    /// puts it).
+    #[arg(long, requires = "from_images")]
+    model: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -84,7 +93,11 @@ pub(super) struct Common {
 /// Runs `abis eval fvc`.
 pub fn run_fvc(args: FvcArgs) -> anyhow::Result<ExitCode> {
     check(&args.common)?;
-    let dbs = load_root(&args.data)?;
+    let dbs = if args.from_images {
+        super::fvc_images::load_root(&args.data, args.model.as_deref())?
+    } else {
+        load_root(&args.data)?
+    };
     evaluate(&dbs, &args.data, &args.common)
 }
 

@@ -1,7 +1,8 @@
 //! `abis eval`: accuracy protocols on real and synthetic data, for researchers.
 //!
 //! - `abis eval fvc`: the FVC protocol on a folder laid out like FVC2002 (one sub-folder per
-//!   database), 1:1 and 1:N ([`fvc`]).
+//!   database), 1:1 and 1:N ([`fvc`]); with `--from-images` on templates LEADER extracts from
+//!   the databases' images ([`fvc_images`]).
 //! - `abis eval folder DIR`: the same protocols on any one folder of ISO/ANSI finger records
 //!   named `<subject>_<impression>.<ext>` ([`fvc`], one database).
 //! - `abis eval synthetic`: a generated population through the engine: 1:N open-set per
@@ -14,6 +15,7 @@
 
 mod fvc;
 mod fvc_files;
+mod fvc_images;
 mod output;
 mod plot;
 mod synthetic;
