@@ -42,8 +42,8 @@ fn main() -> anyhow::Result<()> {
         report.nodes_after
     );
     println!(
-        "tract-onnx 0.23 (default features), optimised plan per padded size, one thread \
-         (tract's default executor), {runs} timed runs after one warm-up"
+        "tract-onnx 0.23 (default features off), release profile, optimised plan per padded \
+         size, one thread (tract's default executor), {runs} timed runs after one warm-up"
     );
     println!(
         "{:<18} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9}",

@@ -221,7 +221,7 @@ fn int64_values(t: &TensorProto) -> Option<Vec<i64>> {
         return None;
     }
     if !t.raw_data.is_empty() {
-        if t.raw_data.len() % 8 != 0 {
+        if !t.raw_data.len().is_multiple_of(8) {
             return None;
         }
         return Some(
