@@ -3,7 +3,7 @@
 # executions, then prints a table per target. See docs/FUZZING.md.
 #
 #   fuzz/run.sh [EXECS] [TARGET...]      EXECS default 1000000; targets default all five:
-#                                        finger_record population proto_record manifest wsq
+#                                        finger_record population proto_record manifest wsq finger_image
 #
 # Environment:
 #   CARGO_TARGET_DIR   build folder (default fuzz/target)
@@ -21,7 +21,7 @@ repo=$(cd "$here/.." && pwd)
 execs=${1:-1000000}
 [[ $# -gt 0 ]] && shift
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(finger_record population proto_record manifest wsq)
+[[ ${#targets[@]} -eq 0 ]] && targets=(finger_record population proto_record manifest wsq finger_image)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/target}
 work=${FUZZ_WORK:-$here/work}
 lock=${FUZZ_LOCK:-/tmp/abis-build.lock}

@@ -17,12 +17,13 @@ use prost::Message;
 use std::path::{Path, PathBuf};
 
 /// The fuzz targets, by name.
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 6] = [
     "finger_record",
     "population",
     "proto_record",
     "manifest",
     "wsq",
+    "finger_image",
 ];
 
 /// Runs target `name`'s checks on `data`; `false` for an unknown name.
@@ -33,6 +34,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "proto_record" => proto_record(data),
         "manifest" => manifest(data),
         "wsq" => wsq(data),
+        "finger_image" => finger_image(data),
         _ => return false,
     }
     true
@@ -488,5 +490,45 @@ pub fn wsq(data: &[u8]) {
         }
         (Ok(_), Err(e)) => panic!("decodes under a lower limit only (default limit: {e})"),
         (Err(_), Err(_)) => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// finger_image
+
+/// `finger_image`: the input is an ISO/IEC 19794-4 finger image record or an image file
+/// (`abis_imaging`).
+///
+/// Parsed as a record and every view decoded, or decoded as an image file: a decoded image
+/// must hold `width * height` pixels within the size limits, carry the record's declared size,
+/// and decode the same way twice.
+pub fn finger_image(data: &[u8]) {
+    let check = |image: &abis_imaging::GreyImage| {
+        assert_eq!(
+            image.pixels.len() as u64,
+            u64::from(image.width) * u64::from(image.height),
+            "pixel count differs from width x height"
+        );
+        assert!(
+            abis_imaging::check_size(image.width.into(), image.height.into()).is_ok(),
+            "an image past the size limits was decoded"
+        );
+    };
+    match abis_imaging::finger_record::parse(data) {
+        Ok(record) => {
+            for view in &record.views {
+                if let Ok(image) = view.decode() {
+                    check(&image);
+                    let declared = (u32::from(view.width), u32::from(view.height));
+                    assert_eq!((image.width, image.height), declared, "size differs from the record's");
+                    assert!(view.decode().as_ref() == Ok(&image), "decoding twice differs");
+                }
+            }
+        }
+        Err(_) => {
+            if let Ok(image) = abis_imaging::decode(data) {
+                check(&image);
+            }
+        }
     }
 }
