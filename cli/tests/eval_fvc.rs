@@ -53,7 +53,10 @@ fn eval_fvc_json_reports_the_identification_figures() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
     if !root.is_dir() {
         // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(std::env::var_os("CI").is_none(), "../shared/data is missing under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/data is missing under CI"
+        );
         eprintln!("SKIP: {} not found; abis eval fvc not run", root.display());
         return;
     }
@@ -227,7 +230,10 @@ fn eval_folder_runs_the_fvc_protocol_on_renamed_records() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002/DB1_B");
     if !root.is_dir() {
         // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(std::env::var_os("CI").is_none(), "../shared/data is missing under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/data is missing under CI"
+        );
         eprintln!(
             "SKIP: {} not found; abis eval folder not run",
             root.display()

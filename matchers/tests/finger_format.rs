@@ -24,7 +24,10 @@ fn fvc_files() -> Option<Vec<PathBuf>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
     if !root.is_dir() {
         // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(std::env::var_os("CI").is_none(), "../shared/data is missing under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/data is missing under CI"
+        );
         eprintln!(
             "SKIP: {} not found; golden FVC2002 tests not run",
             root.display()

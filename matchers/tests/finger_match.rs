@@ -313,7 +313,10 @@ fn fvc2002_pooled_eer_does_not_regress() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
     if !root.is_dir() {
         // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(std::env::var_os("CI").is_none(), "../shared/data is missing under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/data is missing under CI"
+        );
         eprintln!(
             "SKIP: {} not found; FVC2002 accuracy regression not run",
             root.display()

@@ -493,7 +493,10 @@ fn real_open_iris_codes_behave_like_iris_codes() {
     );
     let Ok(text) = std::fs::read_to_string(path) else {
         // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(std::env::var_os("CI").is_none(), "../shared/data is missing under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/data is missing under CI"
+        );
         println!("SKIPPED: real iris sample codes not found at {path}");
         return;
     };

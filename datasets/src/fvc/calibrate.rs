@@ -120,7 +120,10 @@ mod tests {
             .join("../../shared/data/fvc2002/DB4_B-synthetic");
         if !dir.is_dir() {
             // Under CI the shared data must be there: a missing folder fails, never skips.
-            assert!(std::env::var_os("CI").is_none(), "../shared/data is missing under CI");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "../shared/data is missing under CI"
+            );
             eprintln!(
                 "SKIP: {} not found; calibration refit not checked",
                 dir.display()

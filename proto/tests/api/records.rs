@@ -18,7 +18,10 @@ fn fvc_present() -> bool {
     let present = fvc_dir().is_dir();
     if !present {
         // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(std::env::var_os("CI").is_none(), "../shared/data is missing under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/data is missing under CI"
+        );
         eprintln!(
             "SKIP: {} not found; FVC2002 conversion test not run",
             fvc_dir().display()

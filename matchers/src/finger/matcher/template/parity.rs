@@ -174,7 +174,10 @@ fn fvc_views() -> Option<Vec<View>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
     if !root.is_dir() {
         // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(std::env::var_os("CI").is_none(), "../shared/data is missing under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared/data is missing under CI"
+        );
         eprintln!("SKIP: {} not found; FVC2002 parity not run", root.display());
         return None;
     }
