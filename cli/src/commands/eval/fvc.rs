@@ -467,6 +467,8 @@ mod tests {
     fn args(data: PathBuf) -> FvcArgs {
         FvcArgs {
             data,
+            from_images: false,
+            model: None,
             common: Common {
                 out: None,
                 json: true,
