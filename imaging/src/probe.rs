@@ -75,6 +75,16 @@ pub fn probe(bytes: &[u8]) -> Result<Probe> {
         (ImageFormat::Wsq, 0, 0, None, bytes.len())
     } else if bytes.starts_with(PNG_SIGNATURE) {
         let (w, h, r) = png(bytes)?;
+        // A PNG ends with its IEND chunk; without one the data is cut short (checked here so
+        // that libpng is not handed, and does not log about, a truncated stream).
+        if !bytes.windows(4).rev().take(64).any(|w| w == b"IEND") {
+            return Err(ImageError::Truncated {
+                what: "PNG (no IEND chunk at the end)",
+                offset: bytes.len(),
+                needed: 12,
+                available: 0,
+            });
+        }
         (ImageFormat::Png, w, h, r, bytes.len())
     } else if bytes.starts_with(JPEG_SOI) {
         let (w, h, r) = jpeg(bytes)?;
