@@ -2,7 +2,7 @@
 # Builds the fuzz targets with cargo-afl and runs each under AFL++ for a bounded number of
 # executions, then prints a table per target. See docs/FUZZING.md.
 #
-#   fuzz/run.sh [EXECS] [TARGET...]      EXECS default 1000000; targets default all five:
+#   fuzz/run.sh [EXECS] [TARGET...]      EXECS default 1000000; targets default all six:
 #                                        finger_record population proto_record manifest wsq finger_image
 #
 # Environment:

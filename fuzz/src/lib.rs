@@ -520,8 +520,15 @@ pub fn finger_image(data: &[u8]) {
                 if let Ok(image) = view.decode() {
                     check(&image);
                     let declared = (u32::from(view.width), u32::from(view.height));
-                    assert_eq!((image.width, image.height), declared, "size differs from the record's");
-                    assert!(view.decode().as_ref() == Ok(&image), "decoding twice differs");
+                    assert_eq!(
+                        (image.width, image.height),
+                        declared,
+                        "size differs from the record's"
+                    );
+                    assert!(
+                        view.decode().as_ref() == Ok(&image),
+                        "decoding twice differs"
+                    );
                 }
             }
         }

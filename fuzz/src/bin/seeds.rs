@@ -38,6 +38,7 @@ fn main() {
     proto_seeds(&mut seeds);
     manifest_seeds(&mut seeds);
     wsq_seeds(&mut seeds);
+    finger_image_seeds(&mut seeds);
     for (target, n) in &seeds.counts {
         println!("{target}: {n} seeds");
     }
@@ -457,5 +458,61 @@ fn wsq_seeds(seeds: &mut Seeds) {
         );
         let name = file.file_name().expect("file name").to_string_lossy();
         seeds.put("wsq", &name, &bytes);
+    }
+}
+
+/// `finger_image` seeds: an uncompressed ISO/IEC 19794-4:2005 record made here, the smallest
+/// WSQ fixture alone and inside a 2005 record, and the two smallest finger records (JPEG 2000
+/// lossless, ISO/IEC 19794-4:2011) of MOSIP's test vector when `../shared/data/mosip` is
+/// present.
+fn finger_image_seeds(seeds: &mut Seeds) {
+    let record_2005 = |compression: u8, width: u16, height: u16, data: &[u8]| -> Vec<u8> {
+        let mut out = b"FIR\x00010\x00".to_vec();
+        out.extend_from_slice(&(32 + 14 + data.len() as u64).to_be_bytes()[2..]);
+        out.extend_from_slice(&[0, 0, 0, 31, 1, 1]);
+        for _ in 0..4 {
+            out.extend_from_slice(&500u16.to_be_bytes());
+        }
+        out.extend_from_slice(&[8, compression, 0, 0]);
+        out.extend_from_slice(&(14 + data.len() as u32).to_be_bytes());
+        out.extend_from_slice(&[2, 1, 0, 60, 0]);
+        out.extend_from_slice(&width.to_be_bytes());
+        out.extend_from_slice(&height.to_be_bytes());
+        out.push(0);
+        out.extend_from_slice(data);
+        out
+    };
+    let raw: Vec<u8> = (0..24u32 * 20).map(|i| (i * 37 % 251) as u8).collect();
+    seeds.put("finger_image", "raw-2005", &record_2005(0, 24, 20, &raw));
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wsq/tests/fixtures");
+    let wsq = std::fs::read(fixtures.join("db2_b_102_3_br075.wsq")).expect("WSQ fixture");
+    let image = abis_wsq::decode(&wsq).expect("the fixture decodes");
+    seeds.put("finger_image", "plain.wsq", &wsq);
+    let (w, h) = (image.width as u16, image.height as u16);
+    seeds.put("finger_image", "wsq-2005", &record_2005(2, w, h, &wsq));
+
+    let mosip = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mosip");
+    let (Ok(payload), Ok(p12)) = (
+        std::fs::read(mosip.join("encrypted-datashare.txt")),
+        std::fs::read(mosip.join("cbeff.p12")),
+    ) else {
+        eprintln!(
+            "finger_image: {} not found, no JPEG 2000 seeds",
+            mosip.display()
+        );
+        return;
+    };
+    let key = abis_mosip::keys::DecryptionKey::from_pkcs12(&p12, "password", Some("cbeff"))
+        .expect("the test vector's key store opens");
+    let xml = abis_mosip::datashare::decrypt(&payload, &key).expect("the test vector decrypts");
+    let mut fingers: Vec<Vec<u8>> = abis_mosip::cbeff::samples(&xml)
+        .expect("the test vector's CBEFF reads")
+        .into_iter()
+        .filter(|s| s.modality == abis_mosip::cbeff::Modality::Finger)
+        .map(|s| s.data)
+        .collect();
+    fingers.sort_by_key(Vec::len);
+    for (i, record) in fingers.iter().take(2).enumerate() {
+        seeds.put("finger_image", &format!("mosip-{i}.iso"), record);
     }
 }
