@@ -17,7 +17,9 @@ pub mod score;
 pub mod search;
 
 pub use calibrate::{fit_calibration, CalibrationFit};
-pub use load::{load_database, load_folder, load_root, FvcDatabase, FvcError, FvcImpression};
+pub use load::{
+    impression_files, load_database, load_folder, load_root, FvcDatabase, FvcError, FvcImpression,
+};
 pub use metrics::{
     det_curve, error_rates, fnmr_at_fmr, rates_at, threshold_for_fmr, DetPoint, ErrorRates,
 };

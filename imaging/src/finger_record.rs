@@ -9,6 +9,7 @@
 //! annotation, comment blocks) after the image, which is skipped. The MOSIP test vector holds all
 //! three. What cannot be read is an error naming the field.
 
+use crate::bytes::Bytes;
 use crate::{check_size, GreyImage};
 use crate::{ImageError, ImageFormat, Resolution, Result};
 
@@ -114,13 +115,13 @@ pub fn is_finger_image_record(bytes: &[u8]) -> bool {
 
 /// Parses a finger image record of either edition.
 pub fn parse(bytes: &[u8]) -> Result<FingerImageRecord> {
-    let r = Reader(bytes);
-    if r.take("format identifier", 0, 4)? != b"FIR\0" {
+    let r = Bytes::big(bytes);
+    if r.slice("format identifier", 0, 4)? != b"FIR\0" {
         return Err(ImageError::NotARecord(
             "format identifier is not \"FIR\"".into(),
         ));
     }
-    let (version, views) = match r.take("version", 4, 4)? {
+    let (version, views) = match r.slice("version", 4, 4)? {
         b"010\0" => (Version::Iso2005, parse_2005(&r)?),
         b"020\0" => (Version::Iso2011, parse_2011(&r)?),
         v => {
@@ -139,51 +140,22 @@ pub fn parse(bytes: &[u8]) -> Result<FingerImageRecord> {
     Ok(FingerImageRecord { version, views })
 }
 
-/// Bounds-checked big-endian reads.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&self, what: &'static str, offset: usize, len: usize) -> Result<&'a [u8]> {
-        self.0
-            .get(offset..offset.saturating_add(len))
-            .ok_or(ImageError::Truncated {
-                what,
-                offset,
-                needed: len,
-                available: self.0.len().saturating_sub(offset),
-            })
+/// The image data at `offset` of `declared` bytes, or what is there when the declared length
+/// runs past the end (a wrong length field; the codec judges the data).
+fn image_data<'a>(r: &Bytes<'a>, offset: usize, declared: u64) -> Result<&'a [u8]> {
+    let available = r.data.len().saturating_sub(offset);
+    let len = usize::try_from(declared)
+        .unwrap_or(usize::MAX)
+        .min(available);
+    if len == 0 {
+        return Err(ImageError::Truncated {
+            what: "image data",
+            offset,
+            needed: declared.max(1) as usize,
+            available,
+        });
     }
-
-    fn uint(&self, what: &'static str, offset: usize, len: usize) -> Result<u64> {
-        let bytes = self.take(what, offset, len)?;
-        Ok(bytes.iter().fold(0, |acc, b| (acc << 8) | u64::from(*b)))
-    }
-
-    fn u8(&self, what: &'static str, offset: usize) -> Result<u8> {
-        Ok(self.uint(what, offset, 1)? as u8)
-    }
-
-    fn u16(&self, what: &'static str, offset: usize) -> Result<u16> {
-        Ok(self.uint(what, offset, 2)? as u16)
-    }
-
-    /// The image data at `offset` of `declared` bytes, or what is there when the declared length
-    /// runs past the end (a wrong length field; the codec judges the data).
-    fn data(&self, offset: usize, declared: u64) -> Result<&'a [u8]> {
-        let available = self.0.len().saturating_sub(offset);
-        let len = usize::try_from(declared)
-            .unwrap_or(usize::MAX)
-            .min(available);
-        if len == 0 {
-            return Err(ImageError::Truncated {
-                what: "image data",
-                offset,
-                needed: declared.max(1) as usize,
-                available,
-            });
-        }
-        self.take("image data", offset, len)
-    }
+    r.slice("image data", offset, len)
 }
 
 fn resolution(units: u8, horizontal: u16, vertical: u16) -> Result<Resolution> {
@@ -217,7 +189,7 @@ fn quality(score: u8) -> Option<u8> {
 
 /// ISO/IEC 19794-4:2005: a 32-byte general header (resolution and compression for all views),
 /// then views of a 14-byte header and their image data.
-fn parse_2005(r: &Reader) -> Result<Vec<FingerImageView>> {
+fn parse_2005(r: &Bytes) -> Result<Vec<FingerImageView>> {
     let count = r.u8("number of finger views", 18)?;
     let units = r.u8("scale units", 19)?;
     let res = resolution(
@@ -237,7 +209,7 @@ fn parse_2005(r: &Reader) -> Result<Vec<FingerImageView>> {
                 value: length.to_string(),
             });
         }
-        let data = r.data(at + 14, length - 14)?;
+        let data = image_data(r, at + 14, length - 14)?;
         views.push(FingerImageView {
             position: r.u8("finger position", at + 4)?,
             view_number: r.u8("view number", at + 6)?,
@@ -258,7 +230,7 @@ fn parse_2005(r: &Reader) -> Result<Vec<FingerImageView>> {
 /// ISO/IEC 19794-4:2011: a 16-byte general header, then representations, each with its own
 /// header (capture time, device, quality and certification blocks, resolution, compression),
 /// image data of a stated length, and optional extended data.
-fn parse_2011(r: &Reader) -> Result<Vec<FingerImageView>> {
+fn parse_2011(r: &Bytes) -> Result<Vec<FingerImageView>> {
     let count = r.u16("number of representations", 12)?;
     let certified = r.u8("certification flag", 14)? != 0;
     let mut views = Vec::new();
@@ -273,11 +245,11 @@ fn parse_2011(r: &Reader) -> Result<Vec<FingerImageView>> {
         } else {
             None
         };
-        r.take("quality blocks", at + 1, 5 * qualities)?;
+        r.slice("quality blocks", at + 1, 5 * qualities)?;
         at += 1 + 5 * qualities;
         if certified {
             let certificates = usize::from(r.u8("certification block count", at)?);
-            r.take("certification blocks", at + 1, 3 * certificates)?;
+            r.slice("certification blocks", at + 1, 3 * certificates)?;
             at += 1 + 3 * certificates;
         }
         let units = r.u8("scale units", at + 2)?;
@@ -288,7 +260,7 @@ fn parse_2011(r: &Reader) -> Result<Vec<FingerImageView>> {
         )?;
         let compression = Compression::from_code(Version::Iso2011, r.u8("compression", at + 12)?)?;
         let declared = r.uint("image data length", at + 18, 4)?;
-        let data = r.data(at + 22, declared)?;
+        let data = image_data(r, at + 22, declared)?;
         views.push(FingerImageView {
             position: r.u8("finger position", at)?,
             view_number: r.u8("representation number", at + 1)?,
@@ -307,7 +279,7 @@ fn parse_2011(r: &Reader) -> Result<Vec<FingerImageView>> {
         at = usize::try_from(length)
             .ok()
             .and_then(|l| start.checked_add(l))
-            .filter(|&end| end >= data_end && end <= r.0.len())
+            .filter(|&end| end >= data_end && end <= r.data.len())
             .unwrap_or(data_end);
     }
     Ok(views)

@@ -13,6 +13,7 @@
 //! JPEG 2000, PNG, JPEG and TIFF are decoded by OpenCV's imgcodecs (Debian's OpenCV 4.6, which
 //! reads JPEG 2000 through OpenJPEG); WSQ by `abis-wsq`, our decoder of the FBI specification.
 
+mod bytes;
 pub mod finger_record;
 mod opencv_codec;
 mod probe;

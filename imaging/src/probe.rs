@@ -2,6 +2,7 @@
 //! and stated resolution from its headers, read here so that a hostile size is refused before a
 //! codec allocates anything.
 
+use crate::bytes::Bytes;
 use crate::{ImageError, Resolution, Result};
 
 /// An image format abis decodes.
@@ -103,54 +104,6 @@ pub fn probe(bytes: &[u8]) -> Result<Probe> {
         resolution: resolution.filter(|r| r.is_plausible()),
         end,
     })
-}
-
-/// Bounds-checked reads of big- and little-endian fields.
-struct Bytes<'a> {
-    data: &'a [u8],
-    little_endian: bool,
-}
-
-impl<'a> Bytes<'a> {
-    fn big(data: &'a [u8]) -> Self {
-        Self {
-            data,
-            little_endian: false,
-        }
-    }
-
-    fn slice(&self, what: &'static str, offset: usize, len: usize) -> Result<&'a [u8]> {
-        self.data
-            .get(offset..offset.saturating_add(len))
-            .ok_or(ImageError::Truncated {
-                what,
-                offset,
-                needed: len,
-                available: self.data.len().saturating_sub(offset),
-            })
-    }
-
-    fn uint(&self, what: &'static str, offset: usize, len: usize) -> Result<u64> {
-        let bytes = self.slice(what, offset, len)?;
-        let fold = |acc: u64, b: &u8| (acc << 8) | u64::from(*b);
-        Ok(if self.little_endian {
-            bytes.iter().rev().fold(0, fold)
-        } else {
-            bytes.iter().fold(0, fold)
-        })
-    }
-
-    fn u8(&self, what: &'static str, offset: usize) -> Result<u8> {
-        Ok(self.uint(what, offset, 1)? as u8)
-    }
-
-    fn u16(&self, what: &'static str, offset: usize) -> Result<u16> {
-        Ok(self.uint(what, offset, 2)? as u16)
-    }
-
-    fn u32(&self, what: &'static str, offset: usize) -> Result<u32> {
-        Ok(self.uint(what, offset, 4)? as u32)
-    }
 }
 
 fn size_u32(what: &'static str, v: u64) -> Result<u32> {

@@ -104,10 +104,6 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, FvcError> {
     Ok(out)
 }
 
-fn is_iso(p: &Path) -> bool {
-    p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("iso"))
-}
-
 /// Parses `<finger>_<impression>` from a file stem.
 fn finger_and_impression(path: &Path) -> Option<(u32, u32)> {
     let stem = path.file_stem()?.to_str()?;
@@ -127,6 +123,25 @@ fn read_record(path: &Path) -> Result<MinutiaeRecord, FvcError> {
     })
 }
 
+/// The files `<finger>_<impression>.<extension>` of a database folder (extension in any case),
+/// sorted by finger, then impression; a file with that extension named otherwise is an error.
+pub fn impression_files(dir: &Path, extension: &str) -> Result<Vec<(u32, u32, PathBuf)>, FvcError> {
+    let mut files = Vec::new();
+    for path in read_dir(dir)? {
+        let matches = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(extension));
+        if !(matches && path.is_file()) {
+            continue;
+        }
+        let (finger, impression) =
+            finger_and_impression(&path).ok_or_else(|| FvcError::BadName(path.clone()))?;
+        files.push((finger, impression, path));
+    }
+    files.sort_by_key(|&(finger, impression, _)| (finger, impression));
+    Ok(files)
+}
+
 /// Loads one database folder.
 pub fn load_database(dir: &Path) -> Result<FvcDatabase, FvcError> {
     if !dir.is_dir() {
@@ -137,16 +152,13 @@ pub fn load_database(dir: &Path) -> Result<FvcDatabase, FvcError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut impressions = Vec::new();
-    for path in read_dir(dir)?.into_iter().filter(|p| is_iso(p)) {
-        let (finger, impression) =
-            finger_and_impression(&path).ok_or_else(|| FvcError::BadName(path.clone()))?;
+    for (finger, impression, path) in impression_files(dir, "iso")? {
         impressions.push(FvcImpression {
             finger,
             impression,
             record: read_record(&path)?,
         });
     }
-    impressions.sort_by_key(|i| (i.finger, i.impression));
     Ok(FvcDatabase {
         synthetic: name.ends_with("-synthetic"),
         name,

@@ -1,7 +1,7 @@
 //! FVC databases with templates extracted from their images instead of the `.iso` records
 //! shipped beside them (`abis eval fvc --from-images`).
 
-use abis_datasets::fvc::{FvcDatabase, FvcImpression};
+use abis_datasets::fvc::{impression_files, FvcDatabase, FvcImpression};
 use abis_extract::Leader;
 use rayon::prelude::*;
 use std::path::Path;
@@ -17,7 +17,8 @@ fn fvc2002_ppi(database: &str) -> f32 {
     }
 }
 
-/// Every sub-folder of `root` holding `<finger>_<impression>.tif` images, each image's
+/// Every sub-folder of `root` holding `<finger>_<impression>.tif` images (another name with
+/// that extension is an error, as for the `.iso` records), each image's
 /// minutiae extracted by LEADER (brought to 500 ppi first), in name order.
 pub fn load_root(root: &Path, model: Option<&Path>) -> anyhow::Result<Vec<FvcDatabase>> {
     let leader = match model {
@@ -37,19 +38,10 @@ pub fn load_root(root: &Path, model: Option<&Path>) -> anyhow::Result<Vec<FvcDat
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let mut images: Vec<(u32, u32, std::path::PathBuf)> = std::fs::read_dir(&folder)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("tif")))
-            .filter_map(|p| {
-                let stem = p.file_stem()?.to_str()?.to_owned();
-                let (finger, impression) = stem.split_once('_')?;
-                Some((finger.parse().ok()?, impression.parse().ok()?, p))
-            })
-            .collect();
+        let images = impression_files(&folder, "tif")?;
         if images.is_empty() {
             continue;
         }
-        images.sort();
         let ppi = fvc2002_ppi(&name);
         let bar = crate::progress::bar(images.len() as u64, &format!("extract {name}"));
         let impressions = images
