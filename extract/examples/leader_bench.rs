@@ -13,9 +13,6 @@ use anyhow::{bail, Context};
 use std::path::PathBuf;
 use std::time::Instant;
 
-#[path = "support/fvc_image.rs"]
-mod fvc_image;
-
 fn main() -> anyhow::Result<()> {
     let mut runs = 21usize;
     let mut data = PathBuf::from("../shared/data/fvc2002");
@@ -50,9 +47,11 @@ fn main() -> anyhow::Result<()> {
         "image", "size", "padded", "plan ms", "median", "min", "p90 ms"
     );
     for file in ["DB1_B/101_1.tif", "DB3_B/101_1.tif"] {
-        let (w, h, pixels) =
-            fvc_image::read_grey_tiff(&data.join(file)).map_err(anyhow::Error::msg)?;
-        let image = GreyImage::new(w, h, &pixels)?;
+        let path = data.join(file);
+        let tiff = std::fs::read(&path).with_context(|| path.display().to_string())?;
+        let decoded = abis_imaging::decode(&tiff)?;
+        let (w, h) = (decoded.width as usize, decoded.height as usize);
+        let image = GreyImage::new(w, h, &decoded.pixels)?;
         // First call: makes and caches the plan for this size, then runs it once.
         let start = Instant::now();
         let found = leader.extract(image)?.len();

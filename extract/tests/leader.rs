@@ -16,10 +16,6 @@ use std::f32::consts::PI;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-#[path = "../examples/support/fvc_image.rs"]
-mod fvc_image;
-use fvc_image::read_grey_tiff;
-
 /// Largest differences accepted between tract and onnxruntime (both f32; tract fuses and
 /// reorders operations, so results agree to rounding, not bit for bit). Measured: see
 /// `extract/README.md`.
@@ -98,8 +94,9 @@ fn leader() -> Option<&'static Leader> {
 
 /// The image at 500 ppi, as the reference script prepares it.
 fn image_500ppi(root: &Path, file: &str, ppi: f64) -> (usize, usize, Vec<u8>) {
-    let (w, h, pixels) = read_grey_tiff(&root.join(file)).unwrap();
-    resample_to_500ppi(&pixels, w, h, ppi).unwrap()
+    let image = abis_imaging::decode(&std::fs::read(root.join(file)).unwrap()).unwrap();
+    let (w, h) = (image.width as usize, image.height as usize);
+    resample_to_500ppi(&image.pixels, w, h, ppi).unwrap()
 }
 
 fn fnv1a64(bytes: &[u8]) -> u64 {
