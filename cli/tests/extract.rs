@@ -1,32 +1,11 @@
 //! `abis mosip decrypt` and `abis extract` as an operator runs them on MOSIP's test vector and
 //! on FVC2002 images: templates the matcher reads, overlays, typed refusals of bad input.
 
+mod common;
+
 use abis_matchers::finger::format;
+use common::{abis, shared};
 use std::path::PathBuf;
-use std::process::Command;
-
-fn abis() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_abis"));
-    c.env("ABIS_LOG", "error");
-    c
-}
-
-/// `../shared/data/<rel>`; `None` outside CI when missing, a failure under CI.
-fn shared(rel: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing under CI",
-        path.display()
-    );
-    eprintln!("SKIP: {} not found", path.display());
-    None
-}
 
 #[test]
 fn the_test_vectors_fingers_become_templates_with_overlays() {
@@ -122,4 +101,111 @@ fn an_fvc_image_needs_its_resolution_and_bad_records_exit_2() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+}
+
+/// An applicant folder `<name>` in `root` whose finger 2 is `image` (a finger image file).
+fn image_applicant(root: &std::path::Path, name: &str, image: &[u8]) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("finger-2.fir"), image).unwrap();
+    let manifest = serde_json::json!({
+        "packet_id": name,
+        "fingers": [{"position": 2, "file": "finger-2.fir"}],
+    });
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn enroll_identify_verify_and_register_read_applicant_folders_of_finger_images() {
+    let Some(db1) = shared("fvc2002/DB1_B") else {
+        return;
+    };
+    if !common::model_installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = |name: &str, subject, impression| {
+        let image = common::fvc_record(&db1, subject, impression, 2);
+        image_applicant(tmp.path(), name, &image)
+    };
+    let gallery = tmp.path().join("gallery");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = abis()
+            .args(args)
+            .arg("--data-dir")
+            .arg(&gallery)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            out.status.code(),
+            text,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let os = |p: &PathBuf| p.as_os_str().to_owned();
+
+    let enrolled: Vec<_> = (101..=103)
+        .map(|s| folder(&format!("a{s}"), s, 1))
+        .collect();
+    let mut args = vec![std::ffi::OsString::from("enroll")];
+    args.extend(enrolled.iter().map(os));
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let (code, out, err) = run(&args);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("enrolled 3 new"), "{out}");
+
+    let probe = folder("probe", 102, 2);
+    let (code, out, err) = run(&["identify".as_ref(), "--json".as_ref(), probe.as_os_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        line["result"]["candidates"][0]["reference_id"], "a102",
+        "{line}"
+    );
+
+    let again = folder("again", 103, 3);
+    let verify = |reference: &str| {
+        run(&[
+            "verify".as_ref(),
+            again.as_os_str(),
+            "--reference".as_ref(),
+            reference.as_ref(),
+        ])
+        .0
+    };
+    assert_eq!(verify("a103"), Some(0), "the same finger matches");
+    assert_eq!(verify("a101"), Some(3), "another finger does not");
+
+    // A bad image: exit 2 naming the applicant and the reason; nothing enrolled.
+    let bad = image_applicant(tmp.path(), "bad", b"FIR\x00010\x00 truncated");
+    let (code, _, err) = run(&["enroll".as_ref(), bad.as_os_str()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad finger image"), "{err}");
+    let (_, out, _) = run(&["stats".as_ref(), "--json".as_ref()]);
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stats["records"], 3, "{stats}");
+
+    // The registration client on the embedded gallery: a new person is unique, another
+    // impression of an enrolled finger a duplicate.
+    let new = folder("new-104", 104, 1);
+    let dup = folder("dup-101", 101, 4);
+    let state = tmp.path().join("state");
+    let (code, out, err) = run(&[
+        "register".as_ref(),
+        new.as_os_str(),
+        dup.as_os_str(),
+        "--state-dir".as_ref(),
+        state.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let verdict = |i: usize| rows[i]["verdict"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        (verdict(0), verdict(1)),
+        ("unique".into(), "duplicate".into()),
+        "{rows}"
+    );
 }

@@ -7,6 +7,7 @@
 //! in plaintext when a token file is given.
 
 use crate::auth::{parse_client_roles, parse_tokens, Caller};
+pub use crate::images::{ImageArgs, ImageConfig};
 use crate::search::Limits;
 use crate::shard_map::NodeEntry;
 pub use abis_server_kit::tls::TlsPem;
@@ -66,6 +67,9 @@ pub struct Args {
     /// Request limits and search deadlines.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Finger images in requests.
+    #[command(flatten)]
+    pub images: ImageArgs,
     /// Keys sealing stored job payloads (lines `ID HEX`, the first current; see
     /// `abis_engine::crypto`) [default: $ABIS_DATA_KEYS, else stored in clear].
     #[arg(long)]
@@ -289,6 +293,8 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Searches and verifications run at once.
     pub max_concurrent_searches: usize,
+    /// How finger images in requests are taken.
+    pub images: ImageConfig,
 }
 
 fn read(path: &Option<PathBuf>, what: &str) -> anyhow::Result<Option<Vec<u8>>> {
@@ -341,6 +347,7 @@ impl Args {
             limits,
             max_message_bytes,
             max_concurrent_searches,
+            images: self.images.validate()?,
             listen: self.listen,
             metrics_listen: self.metrics_listen,
             data_dir: self.data_dir,

@@ -30,6 +30,7 @@ pub mod auth;
 mod cluster;
 pub mod config;
 mod copy;
+pub mod images;
 mod jobs;
 mod metrics;
 mod monitor;

@@ -48,6 +48,11 @@ impl Metrics {
         }
     }
 
+    /// The registry every metric of the coordinator is in.
+    pub fn registry(&self) -> &prometheus::Registry {
+        self.rpc.registry()
+    }
+
     /// Records one finished request.
     pub fn observe(&self, method: &str, code: tonic::Code, elapsed: Duration) {
         self.rpc.observe(method, code, elapsed);

@@ -14,6 +14,7 @@
 use crate::auth::Auth;
 use crate::cluster::Connector;
 use crate::config::{Config, TlsPem};
+use crate::images::FingerImages;
 use crate::jobs::JobStore;
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
@@ -110,13 +111,15 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         limits: config.limits,
     };
     let worker = tokio::spawn(worker.run(jobs));
+    let metrics = Arc::new(Metrics::new());
     let coordinator = Coordinator {
         rebalancer: Arc::new(Rebalancer::new(topology.clone())),
         topology,
         connector,
         store,
         queue,
-        metrics: Arc::new(Metrics::new()),
+        images: Arc::new(FingerImages::load(&config.images, metrics.registry())),
+        metrics,
         monitor,
         limits: config.limits,
         searches: Arc::new(tokio::sync::Semaphore::new(

@@ -10,6 +10,7 @@
 
 use crate::auth::{caller_of, Caller, Role};
 use crate::cluster::{unavailable, Connector};
+use crate::images::FingerImages;
 use crate::jobs::{is_final, JobStore};
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
@@ -52,6 +53,8 @@ pub struct Coordinator {
     pub searches: Arc<tokio::sync::Semaphore>,
     /// Where calls that touch people or the cluster are recorded.
     pub audit: AuditLog,
+    /// Turns finger images in requests into templates.
+    pub images: Arc<FingerImages>,
 }
 
 fn detail(code: v1::ErrorCode, message: String) -> Status {
@@ -218,13 +221,15 @@ impl Abis for Coordinator {
         request: Request<v1::InsertRequest>,
     ) -> Result<Response<v1::InsertResponse>, Status> {
         let caller = caller_of(&request);
-        let records = request.into_inner().records;
+        let mut records = request.into_inner().records;
         let audit = Audit::of(ids_of(&records), |r: &v1::InsertResponse| {
             write_summary(&r.results, |x| {
                 (x.outcome, x.error.is_some(), x.repair_pending)
             })
         });
         self.handle("Insert", &caller, &[Role::Enrol], audit, async {
+            self.limits.check_items("records", records.len())?;
+            self.images.extract(&mut records, "records").await?;
             let results = writes::insert(&*self.topology.write().await, records).await?;
             Ok(v1::InsertResponse { results })
         })
@@ -261,10 +266,11 @@ impl Abis for Coordinator {
         });
         self.handle("Identify", &caller, &[Role::Identify], audit, async {
             let _permit = self.search_permit()?;
-            let probe = req.probe.ok_or_else(|| ProtoError::missing("probe"))?;
+            let mut probes = vec![req.probe.ok_or_else(|| ProtoError::missing("probe"))?];
+            self.images.extract(&mut probes, "probe").await?;
             let mut results = search::identify(
                 &self.topology.read(),
-                vec![probe],
+                probes,
                 req.options.as_ref(),
                 &self.limits,
             )
@@ -281,12 +287,14 @@ impl Abis for Coordinator {
         request: Request<v1::IdentifyBatchRequest>,
     ) -> Result<Response<v1::IdentifyBatchResponse>, Status> {
         let caller = caller_of(&request);
-        let req = request.into_inner();
+        let mut req = request.into_inner();
         let audit = Audit::of(ids_of(&req.probes), |r: &v1::IdentifyBatchResponse| {
             candidates(&r.results)
         });
         self.handle("IdentifyBatch", &caller, &[Role::Identify], audit, async {
             let _permit = self.search_permit()?;
+            self.limits.check_items("probes", req.probes.len())?;
+            self.images.extract(&mut req.probes, "probes").await?;
             let results = search::identify(
                 &self.topology.read(),
                 req.probes,
@@ -304,7 +312,7 @@ impl Abis for Coordinator {
         request: Request<v1::VerifyRequest>,
     ) -> Result<Response<v1::VerifyResponse>, Status> {
         let caller = caller_of(&request);
-        let req = request.into_inner();
+        let mut req = request.into_inner();
         let mut ids = vec![req.reference_id.clone()];
         ids.extend(req.probe.iter().map(|p| p.reference_id.clone()));
         let audit = Audit::of(ids, |r: &v1::VerifyResponse| {
@@ -312,6 +320,11 @@ impl Abis for Coordinator {
         });
         self.handle("Verify", &caller, &[Role::Verify], audit, async {
             let _permit = self.search_permit()?;
+            if let Some(probe) = req.probe.take() {
+                let mut probes = vec![probe];
+                self.images.extract(&mut probes, "probe").await?;
+                req.probe = probes.pop();
+            }
             writes::verify(&self.topology.read(), req).await
         })
         .await
@@ -322,7 +335,7 @@ impl Abis for Coordinator {
         request: Request<v1::SubmitDedupJobRequest>,
     ) -> Result<Response<v1::SubmitDedupJobResponse>, Status> {
         let caller = caller_of(&request);
-        let req = request.into_inner();
+        let mut req = request.into_inner();
         let mut ids = vec![format!("job:{}", req.job_id)];
         ids.extend(ids_of(&req.applicants));
         let audit = Audit::of(ids, |r: &v1::SubmitDedupJobResponse| {
@@ -333,6 +346,10 @@ impl Abis for Coordinator {
             check_job_id(&req.job_id)?;
             self.limits
                 .check_items("applicants", req.applicants.len())?;
+            // Stored as templates: the job never holds an image.
+            self.images
+                .extract(&mut req.applicants, "applicants")
+                .await?;
             // Checked whole now, so a job never fails later on a template it could not store.
             let shape = writes::shape(&self.topology.read()).await?;
             checked_batch(req.applicants.clone(), &shape, "applicants")?;

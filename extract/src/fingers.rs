@@ -3,7 +3,11 @@
 
 use crate::{to_record, ExtractError, GreyImage, Leader, Minutia};
 use abis_imaging::finger_record;
-use abis_matchers::finger::format::MinutiaeRecord;
+use abis_matchers::finger::format::{self, MinutiaeRecord, RecordFormat};
+
+/// The capture resolutions [`Leader::extract_finger`] takes, in ppi: from half to four times
+/// LEADER's 500 ppi (finger scanners capture at 500 or 1,000 ppi).
+pub const FINGER_PPI_RANGE: std::ops::RangeInclusive<f32> = 250.0..=2_000.0;
 
 /// One finger image's extraction.
 #[derive(Debug, Clone)]
@@ -30,6 +34,13 @@ pub enum FingerImageError {
     /// Extraction failed.
     #[error("{0}")]
     Extract(#[from] ExtractError),
+}
+
+impl ExtractedFinger {
+    /// The template as ISO/IEC 19794-2:2005 bytes.
+    pub fn iso_bytes(&self) -> std::result::Result<Vec<u8>, ExtractError> {
+        Ok(format::write(&self.record, RecordFormat::Iso19794_2_2005)?)
+    }
 }
 
 impl FingerImageError {
@@ -63,6 +74,56 @@ impl Leader {
             image.resolution = ppi.map(abis_imaging::Resolution::square);
         }
         Ok(vec![self.extract_image(&image, 0)?])
+    }
+
+    /// The template of the finger at `position` (1..=10) from an image as a service receives
+    /// it: an ISO/IEC 19794-4 record (its view for `position`, or its only view when that one
+    /// states no position) or a plain image file whose header states its resolution. Only a
+    /// resolution a finger scanner produces is taken ([`FINGER_PPI_RANGE`]): an office image at
+    /// 72 or 96 dpi would be blown up into ridges that are not there.
+    pub fn extract_finger(
+        &self,
+        bytes: &[u8],
+        position: u8,
+    ) -> std::result::Result<ExtractedFinger, FingerImageError> {
+        let image = if finger_record::is_finger_image_record(bytes) {
+            let record = finger_record::parse(bytes)?;
+            let view = match record.views.as_slice() {
+                [only] if only.position == 0 || only.position == position => only,
+                views => views
+                    .iter()
+                    .find(|v| v.position == position)
+                    .ok_or_else(|| {
+                        let stated: Vec<String> =
+                            views.iter().map(|v| v.position.to_string()).collect();
+                        ExtractError::InvalidInput(format!(
+                            "the finger image record holds no view of finger {position} (its \
+                             views are of positions {})",
+                            stated.join(", ")
+                        ))
+                    })?,
+            };
+            view.decode()?
+        } else {
+            abis_imaging::decode(bytes)?
+        };
+        let resolution = image
+            .resolution
+            .ok_or(abis_imaging::ImageError::NoResolution)?;
+        if ![resolution.horizontal, resolution.vertical]
+            .iter()
+            .all(|r| FINGER_PPI_RANGE.contains(r))
+        {
+            return Err(ExtractError::InvalidInput(format!(
+                "a resolution of {} x {} ppi is not a finger scanner's ({} to {} ppi)",
+                resolution.horizontal,
+                resolution.vertical,
+                FINGER_PPI_RANGE.start(),
+                FINGER_PPI_RANGE.end()
+            ))
+            .into());
+        }
+        self.extract_image(&image, position)
     }
 
     /// The template of one decoded finger image (brought to 500 ppi first).

@@ -113,6 +113,56 @@ pub fn is_finger_image_record(bytes: &[u8]) -> bool {
     bytes.starts_with(b"FIR\0")
 }
 
+/// `image` as an ISO/IEC 19794-4:2005 record of one uncompressed 8-bit view of the finger at
+/// `position`, at the image's resolution (stated in pixels per inch): what a capture device
+/// without a codec sends. An image without a resolution, or one a record cannot state
+/// (sides or resolution past 65,535), is refused.
+pub fn write_raw_2005(image: &GreyImage, position: u8) -> Result<Vec<u8>> {
+    let resolution = image.resolution.ok_or(ImageError::NoResolution)?;
+    let field = |field: &'static str, value: f32| {
+        u16::try_from(value.round() as i64)
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or(ImageError::Invalid {
+                field,
+                value: value.to_string(),
+            })
+    };
+    let (x_ppi, y_ppi) = (
+        field("resolution", resolution.horizontal)?,
+        field("resolution", resolution.vertical)?,
+    );
+    let side = |v: u32| field("image size", v as f32);
+    let (width, height) = (side(image.width)?, side(image.height)?);
+    const GENERAL_HEADER: u64 = 32;
+    const VIEW_HEADER: u64 = 14;
+    let data = image.pixels.len() as u64;
+    let mut out = Vec::with_capacity((GENERAL_HEADER + VIEW_HEADER + data) as usize);
+    out.extend_from_slice(b"FIR\x00010\x00");
+    out.extend_from_slice(&(GENERAL_HEADER + VIEW_HEADER + data).to_be_bytes()[2..]);
+    // Capture device id (unknown), image acquisition level 31 (500 ppi, 8 bits), one view,
+    // scale units 1 (pixels per inch).
+    out.extend_from_slice(&[0, 0, 0, 31, 1, 1]);
+    for v in [x_ppi, y_ppi, x_ppi, y_ppi] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    // 8 bits per pixel, compression 0 (uncompressed, no bit packing), two reserved bytes.
+    out.extend_from_slice(&[8, 0, 0, 0]);
+    let view_length = u32::try_from(VIEW_HEADER + data).map_err(|_| ImageError::BadSize {
+        width: image.width.into(),
+        height: image.height.into(),
+    })?;
+    out.extend_from_slice(&view_length.to_be_bytes());
+    // Position, one view, view number 1, quality 254 (not computed), impression 0 (live-scan
+    // plain).
+    out.extend_from_slice(&[position, 1, 1, 254, 0]);
+    out.extend_from_slice(&width.to_be_bytes());
+    out.extend_from_slice(&height.to_be_bytes());
+    out.push(0);
+    out.extend_from_slice(&image.pixels);
+    Ok(out)
+}
+
 /// Parses a finger image record of either edition.
 pub fn parse(bytes: &[u8]) -> Result<FingerImageRecord> {
     let r = Bytes::big(bytes);

@@ -95,6 +95,35 @@ fn a_2005_record_with_raw_and_png_views() {
 }
 
 #[test]
+fn an_image_written_as_a_raw_2005_record_reads_back_unchanged() {
+    let image = abis_imaging::GreyImage::new(
+        W,
+        H,
+        pattern(W, H),
+        Some(Resolution {
+            horizontal: 1000.0,
+            vertical: 500.0,
+        }),
+    )
+    .unwrap();
+    let bytes = finger_record::write_raw_2005(&image, 7).unwrap();
+    let record = finger_record::parse(&bytes).unwrap();
+    assert_eq!(record.version, Version::Iso2005);
+    let view = &record.views[0];
+    assert_eq!((view.position, view.quality), (7, None));
+    assert_eq!(view.compression, Compression::Uncompressed);
+    assert_eq!(view.decode().unwrap(), image);
+    let unstated = abis_imaging::GreyImage {
+        resolution: None,
+        ..image
+    };
+    assert!(matches!(
+        finger_record::write_raw_2005(&unstated, 7),
+        Err(ImageError::NoResolution)
+    ));
+}
+
+#[test]
 fn bit_packed_and_deep_pixels_are_unpacked() {
     // 4 bits per pixel, packed: 0x0 -> 0, 0xF -> 255, 0x8 -> 136.
     let packed = vec![0x0f, 0x80];

@@ -58,6 +58,25 @@ pub enum ProtoError {
         /// The position the record's first view states.
         record_position: u8,
     },
+    /// A finger image where only templates are taken: images are extracted by the service
+    /// that receives them from clients (coordinator, `abis serve`), never by a shard node.
+    #[error(
+        "finger {position}: an image reached a service that takes templates only; send images \
+         to the coordinator or `abis serve`, which extract them"
+    )]
+    FingerImageNotExtracted {
+        /// The message's finger position.
+        position: u8,
+    },
+    /// A finger image that gives no template: it cannot be read, states no usable resolution,
+    /// holds no view for the finger, or no minutiae were found in it.
+    #[error("finger {position}: bad finger image: {reason}")]
+    BadFingerImage {
+        /// The message's finger position.
+        position: u8,
+        /// Why, as the image reader or extractor said it.
+        reason: String,
+    },
     /// A minutia value out of its range (x or y above 16383, also after scaling to 500 ppi;
     /// angle above 255; quality above 100).
     #[error("finger {position}, minutia {index}: {field} = {value} out of range")]
@@ -117,6 +136,8 @@ impl ProtoError {
                 | Self::BadFingerRecord { .. }
                 | Self::NoFingerView { .. }
                 | Self::FingerPositionMismatch { .. }
+                | Self::FingerImageNotExtracted { .. }
+                | Self::BadFingerImage { .. }
                 | Self::MinutiaOutOfRange { .. }
                 | Self::BadIris { .. }
                 | Self::IrisLayoutMismatch { .. }

@@ -33,6 +33,9 @@ pub fn finger_from_proto(finger: v1::Finger) -> Result<FingerTemplate> {
             .enumerate()
             .map(|(i, m)| minutia_from_proto(m, position, i))
             .collect::<Result<_>>()?,
+        Some(v1::finger::Template::Image(_)) => {
+            return Err(ProtoError::FingerImageNotExtracted { position })
+        }
     };
     Ok(FingerTemplate { position, minutiae })
 }

@@ -49,6 +49,7 @@
 
 pub mod error;
 pub mod finger;
+pub mod images;
 pub mod record;
 pub mod routing;
 pub mod search;
@@ -56,6 +57,10 @@ pub mod status;
 
 pub use error::{ProtoError, Result};
 pub use finger::{finger_from_proto, finger_to_proto, minutiae_from_record};
+pub use images::{
+    count_finger_images, extract_finger_images, put_finger_template, take_finger_images,
+    FingerImage, FingerImageExtractor, ImageBatchError, ImageRefusal,
+};
 pub use record::{
     batch_into_engine, checked_batch, eye_from_proto, eye_to_proto, record_to_proto, reference_id,
     BatchError, MAX_BATCH_ITEMS,

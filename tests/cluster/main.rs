@@ -3,6 +3,7 @@
 mod chaos;
 mod failover;
 mod harness;
+mod images;
 mod jobs;
 mod rebalance;
 mod registration;

@@ -2,7 +2,6 @@
 
 use super::DataDir;
 use crate::progress;
-use abis_datasets::population::PopulationReader;
 use abis_engine::InsertOutcome;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,8 +12,11 @@ use std::time::Instant;
 pub struct Args {
     #[command(flatten)]
     dir: DataDir,
-    /// Population file (from `abis generate`).
-    file: PathBuf,
+    /// Population files (from `abis generate`) and/or applicant folders (a folder holding a
+    /// registration `manifest.json`, or the manifest itself; fingers may be minutiae records or
+    /// finger images, extracted here with LEADER).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
     /// Records per atomic, fsynced batch.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
@@ -28,7 +30,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     crate::ensure_input!(args.batch >= 1, "--batch must be at least 1");
     let engine = super::open_or_create(&args.dir.path())?;
-    let reader = PopulationReader::open(&args.file).map_err(crate::bad_input)?;
+    let layout = engine.shape().iris_layout;
     let bar = progress::bar(0, "enrol");
     let t = Instant::now();
     let (mut inserted, mut present) = (0u64, 0u64);
@@ -49,8 +51,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
-    for record in reader {
-        batch.push(record.map_err(crate::bad_input)?);
+    for record in super::input::records(&args.files, &layout) {
+        batch.push(record?);
         if batch.len() == args.batch {
             bar.inc(batch.len() as u64);
             flush(&mut batch)?;

@@ -1,7 +1,6 @@
 //! `abis identify`.
 
 use super::DataDir;
-use abis_datasets::population::PopulationReader;
 use abis_engine::{IdentifyRequest, Threshold};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,8 +11,10 @@ use std::time::Instant;
 pub struct Args {
     #[command(flatten)]
     dir: DataDir,
-    /// Population file of probes.
-    file: PathBuf,
+    /// Population files of probes and/or applicant folders (see `abis enroll`; finger images
+    /// are extracted here).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
     /// Target false-positive identification rate.
     #[arg(long, default_value_t = 1e-3)]
     fpir: f64,
@@ -36,9 +37,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_results: args.max_results,
         threshold: Threshold::Fpir(args.fpir),
     };
-    let probes: Vec<_> = PopulationReader::open(&args.file)
-        .and_then(|reader| reader.collect::<anyhow::Result<_>>())
-        .map_err(crate::bad_input)?;
+    let layout = engine.shape().iris_layout;
+    let probes: Vec<_> =
+        super::input::records(&args.files, &layout).collect::<anyhow::Result<_>>()?;
     let t = Instant::now();
     let (mut with_candidates, mut total) = (0usize, 0usize);
     for chunk in probes.chunks(args.batch) {

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod extract;
 pub mod generate;
 pub mod identify;
+pub mod input;
 pub mod mosip;
 pub mod register;
 pub mod rekey;

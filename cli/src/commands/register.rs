@@ -94,7 +94,9 @@ impl Args {
             } else {
                 super::open_existing(&dir)?
             };
-            return Ok(AnyBackend::Embedded(EmbeddedBackend::new(Arc::new(engine))));
+            let backend = EmbeddedBackend::new(Arc::new(engine))
+                .with_finger_images(abis_coordinator::images::default_extractor());
+            return Ok(AnyBackend::Embedded(backend));
         };
         let mut config = GrpcConfig::new(endpoint.clone());
         if let Some(token) = read(&self.token_file, "token file")? {

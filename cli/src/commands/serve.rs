@@ -12,7 +12,9 @@
 //! side is secured like the coordinator's (`--tls-cert`, `--tls-key`, `--token-file`,
 //! `--client-ca`), or plaintext with `--insecure-plaintext`.
 
-use abis_coordinator::config::{ApiArgs, Config as CoordinatorConfig, LimitArgs, TlsPem};
+use abis_coordinator::config::{
+    ApiArgs, Config as CoordinatorConfig, ImageArgs, LimitArgs, TlsPem,
+};
 use abis_coordinator::shard_map::NodeEntry;
 use abis_server_kit::pki::Ca;
 use abis_server_kit::Launch;
@@ -55,6 +57,9 @@ pub struct Args {
     /// Request limits and search deadlines.
     #[command(flatten)]
     limits: LimitArgs,
+    /// Finger images in requests.
+    #[command(flatten)]
+    images: ImageArgs,
 }
 
 /// The loopback hop's certificates, written (owner-only) under `dir`.
@@ -104,6 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map_err(crate::bad_input)?;
     let (limits, max_message_bytes, max_concurrent_searches) =
         args.limits.validate().map_err(crate::bad_input)?;
+    let images = args.images.validate().map_err(crate::bad_input)?;
     let dir = args
         .data_dir
         .clone()
@@ -166,6 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             limits,
             max_message_bytes,
             max_concurrent_searches,
+            images,
         })
         .await;
         let _ = stop.send(true);

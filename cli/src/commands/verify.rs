@@ -1,7 +1,6 @@
 //! `abis verify`.
 
 use super::DataDir;
-use abis_datasets::population::PopulationReader;
 use abis_engine::ReferenceId;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +10,8 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(flatten)]
     dir: DataDir,
-    /// Population file holding the probe.
+    /// Population file holding the probe, or an applicant folder (see `abis enroll`; finger
+    /// images are extracted here).
     file: PathBuf,
     /// Reference id to verify against.
     #[arg(long)]
@@ -31,13 +31,17 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = super::open_existing(&args.dir.path())?;
     let reference = ReferenceId::new(args.reference)?;
-    let probe = PopulationReader::open(&args.file)
-        .and_then(|mut reader| {
-            reader.nth(args.index).ok_or_else(|| {
-                anyhow::anyhow!("{} has no record {}", args.file.display(), args.index)
-            })?
-        })
-        .map_err(crate::bad_input)?;
+    let layout = engine.shape().iris_layout;
+    let files = [args.file.clone()];
+    let probe = super::input::records(&files, &layout)
+        .nth(args.index)
+        .ok_or_else(|| {
+            crate::bad_input(anyhow::anyhow!(
+                "{} has no record {}",
+                args.file.display(),
+                args.index
+            ))
+        })??;
     let result = engine.verify(&probe, &reference, args.fmr)?;
     if args.json {
         println!("{}", serde_json::to_string(&result)?);

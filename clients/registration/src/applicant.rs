@@ -1,6 +1,10 @@
 //! An applicant: a registration packet's id and the biometrics captured for it, read from an
 //! applicant folder ([`crate::manifest`]) and checked locally before anything is submitted.
 //!
+//! A finger file is either a minutiae record (it starts with [`MINUTIAE_RECORD_MAGIC`]) or a
+//! finger image (an ISO/IEC 19794-4 record, or a PNG, TIFF, JPEG, JPEG 2000 or WSQ file with its
+//! resolution in its header), sent as the image for the service to extract.
+//!
 //! The checks are the ones a file can fail on its own: finger records are parsed with the same
 //! reader the service uses ([`abis_proto::minutiae_from_record`], which runs
 //! `abis_matchers::finger::parse` and checks the view's position and coordinates), iris code and
@@ -13,7 +17,7 @@
 //! A folder is outside input: the manifest may name only files inside its own folder (relative
 //! names without `..`, resolving, links followed, to a place inside the folder), each a regular
 //! file no larger than its kind needs ([`MAX_MANIFEST_BYTES`], [`MAX_FINGER_FILE_BYTES`],
-//! [`MAX_IRIS_FILE_BYTES`], [`MAX_FACE_FILE_BYTES`]). Anything else is refused before a byte of
+//! [`MAX_FINGER_IMAGE_BYTES`], [`MAX_IRIS_FILE_BYTES`], [`MAX_FACE_FILE_BYTES`]). Anything else is refused before a byte of
 //! it is read, and the refusal says which rule it broke, not what the file holds.
 
 use crate::error::{Error, Result};
@@ -25,8 +29,13 @@ use std::path::{Component, Path, PathBuf};
 
 /// Largest manifest read.
 pub const MAX_MANIFEST_BYTES: u64 = 64 << 10;
-/// Largest finger record read (255 minutiae and extended data fit many times over).
+/// Largest finger minutiae record read (255 minutiae and extended data fit many times over).
 pub const MAX_FINGER_FILE_BYTES: u64 = 64 << 10;
+/// Largest finger image read (a 1,000 ppi plain impression stored raw fits).
+pub const MAX_FINGER_IMAGE_BYTES: u64 = 4 << 20;
+/// The first bytes of every minutiae record format read (ISO/IEC 19794-2 and ANSI/INCITS 378):
+/// a finger file that starts otherwise is sent as an image.
+pub const MINUTIAE_RECORD_MAGIC: &[u8; 4] = b"FMR\0";
 /// Largest iris code or mask file read (the largest layout is 65,536 bits).
 pub const MAX_IRIS_FILE_BYTES: u64 = 8 << 10;
 /// Largest face file read (4,096 f32 values).
@@ -116,12 +125,23 @@ impl Applicant {
             ..Default::default()
         };
         for finger in &manifest.fingers {
+            let bytes = read(&finger.file, MAX_FINGER_IMAGE_BYTES)?;
+            let template = if bytes.starts_with(MINUTIAE_RECORD_MAGIC) {
+                if bytes.len() as u64 > MAX_FINGER_FILE_BYTES {
+                    let reason = format!(
+                        "file {:?}: a minutiae record larger than the {MAX_FINGER_FILE_BYTES} \
+                         bytes allowed",
+                        finger.file
+                    );
+                    return Err(Error::applicant(packet, reason));
+                }
+                v1::finger::Template::IsoOrAnsiRecord(bytes)
+            } else {
+                v1::finger::Template::Image(bytes)
+            };
             record.fingers.push(v1::Finger {
                 position: finger.position,
-                template: Some(v1::finger::Template::IsoOrAnsiRecord(read(
-                    &finger.file,
-                    MAX_FINGER_FILE_BYTES,
-                )?)),
+                template: Some(template),
             });
         }
         for iris in &manifest.irises {
@@ -172,9 +192,29 @@ pub fn check_record(record: &v1::Record) -> Result<()> {
             let reason = format!("finger position {position} given twice");
             return Err(Error::applicant(packet, reason));
         }
-        if let Some(v1::finger::Template::IsoOrAnsiRecord(bytes)) = &finger.template {
-            abis_proto::minutiae_from_record(bytes, position)
-                .map_err(|e| Error::applicant(packet, e.to_string()))?;
+        match &finger.template {
+            Some(v1::finger::Template::IsoOrAnsiRecord(bytes)) => {
+                abis_proto::minutiae_from_record(bytes, position)
+                    .map_err(|e| Error::applicant(packet, e.to_string()))?;
+            }
+            // Decoded and extracted by the service, which names the image it cannot read.
+            Some(v1::finger::Template::Image(bytes)) => {
+                if bytes.len() as u64 > MAX_FINGER_IMAGE_BYTES {
+                    let reason = format!(
+                        "finger {position}: an image of {} bytes, at most {MAX_FINGER_IMAGE_BYTES}",
+                        bytes.len()
+                    );
+                    return Err(Error::applicant(packet, reason));
+                }
+                if crate::manifest::finger_image_kind(bytes).is_none() {
+                    let reason = format!(
+                        "finger {position}: neither a minutiae record nor a finger image \
+                         (ISO/IEC 19794-4, PNG, JPEG 2000, WSQ, JPEG or TIFF)"
+                    );
+                    return Err(Error::applicant(packet, reason));
+                }
+            }
+            Some(v1::finger::Template::Minutiae(_)) | None => {}
         }
     }
     let mut eyes = [false; 3];

@@ -12,7 +12,9 @@
 //! ```
 //!
 //! Finger files are standard minutiae records (ISO/IEC 19794-2:2005 or :2011, ANSI/INCITS
-//! 378-2004) passed to the service unchanged; iris files are the raw code and mask bytes in the
+//! 378-2004) or finger images (an ISO/IEC 19794-4 record, or a PNG, TIFF, JPEG, JPEG 2000 or WSQ
+//! file stating its resolution), told apart by their first bytes and passed to the service
+//! unchanged (it extracts the images); iris files are the raw code and mask bytes in the
 //! declared layout; the face file is the embedding as little-endian f32 values. A folder keeps
 //! the files as a registration client receives them from capture, so the manifest is the only
 //! file this crate defines. Unknown fields are refused, so a typo is an error rather than a
@@ -44,13 +46,13 @@ pub struct Manifest {
     pub face: Option<String>,
 }
 
-/// One finger's minutiae record file.
+/// One finger's file: a minutiae record or a finger image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FingerFile {
     /// ISO finger position, 1 (right thumb) to 10 (left little).
     pub position: u32,
-    /// The ISO/IEC 19794-2 or ANSI 378 record, relative to the manifest.
+    /// The ISO/IEC 19794-2 or ANSI 378 record, or the finger image, relative to the manifest.
     pub file: String,
 }
 
@@ -145,15 +147,20 @@ pub fn write_applicant(dir: &Path, record: &v1::Record) -> Result<PathBuf> {
         face: None,
     };
     for finger in &record.fingers {
-        let bytes = match &finger.template {
-            Some(v1::finger::Template::IsoOrAnsiRecord(bytes)) => bytes.clone(),
-            Some(v1::finger::Template::Minutiae(native)) => iso_record(packet, finger, native)?,
+        let (bytes, extension) = match &finger.template {
+            Some(v1::finger::Template::IsoOrAnsiRecord(bytes)) => (bytes.clone(), "iso"),
+            Some(v1::finger::Template::Minutiae(native)) => {
+                (iso_record(packet, finger, native)?, "iso")
+            }
+            Some(v1::finger::Template::Image(bytes)) => {
+                (bytes.clone(), finger_image_kind(bytes).unwrap_or("img"))
+            }
             None => {
                 let reason = format!("finger {} has no template", finger.position);
                 return Err(Error::applicant(packet, reason));
             }
         };
-        let file = put(format!("finger-{}.iso", finger.position), &bytes)?;
+        let file = put(format!("finger-{}.{extension}", finger.position), &bytes)?;
         manifest.fingers.push(FingerFile {
             position: finger.position,
             file,
@@ -188,6 +195,26 @@ pub fn write_applicant(dir: &Path, record: &v1::Record) -> Result<PathBuf> {
     let path = dir.join(MANIFEST_FILE);
     write_manifest(&path, &manifest)?;
     Ok(path)
+}
+
+/// The usual file name extension of a finger image, from its first bytes: an ISO/IEC 19794-4
+/// record (`fir`), PNG, JPEG 2000 (`jp2` file or `j2k` codestream), WSQ, JPEG or TIFF; `None`
+/// for anything else. Only a name: the service decodes what it receives.
+pub fn finger_image_kind(bytes: &[u8]) -> Option<&'static str> {
+    const KINDS: [(&[u8], &str); 8] = [
+        (b"FIR\0", "fir"),
+        (b"\x89PNG", "png"),
+        (b"\0\0\0\x0cjP  ", "jp2"),
+        (b"\xff\x4f\xff\x51", "j2k"),
+        (b"\xff\xa0\xff\xa8", "wsq"),
+        (b"\xff\xd8", "jpg"),
+        (b"II*\0", "tif"),
+        (b"MM\0*", "tif"),
+    ];
+    KINDS
+        .iter()
+        .find(|(magic, _)| bytes.starts_with(magic))
+        .map(|(_, kind)| *kind)
 }
 
 /// Native minutiae (500 ppi, ISO conventions) as an ISO/IEC 19794-2:2005 record with one view,

@@ -40,16 +40,24 @@ pub struct RegistrarConfig {
     pub retry: RetryPolicy,
     /// Most applicants per de-dup job (1 to 1,000).
     pub batch_size: usize,
+    /// Most finger images per de-dup job (the service refuses a call with more than its
+    /// `--max-finger-images`, 100 by default); a job also stays under [`MAX_JOB_BYTES`].
+    pub max_images_per_job: usize,
 }
+
+/// Largest encoded job a registrar sends (half the services' default message limit), so that
+/// applicants sent as images never make a call the service refuses for its size.
+pub const MAX_JOB_BYTES: usize = 32 << 20;
 
 impl Default for RegistrarConfig {
     /// The service's default threshold (FPIR 0.001) and result count, [`RetryPolicy`]'s
-    /// defaults, 100 applicants per job.
+    /// defaults, 100 applicants and 100 finger images per job.
     fn default() -> Self {
         Self {
             options: v1::IdentifyOptions::default(),
             retry: RetryPolicy::default(),
             batch_size: 100,
+            max_images_per_job: 100,
         }
     }
 }
@@ -66,6 +74,7 @@ impl<B: DedupBackend> Registrar<B> {
     pub fn new(backend: B, store: Arc<RegistrationStore>, mut config: RegistrarConfig) -> Self {
         config.options.allow_incomplete = false;
         config.batch_size = config.batch_size.clamp(1, abis_proto::MAX_BATCH_ITEMS);
+        config.max_images_per_job = config.max_images_per_job.max(10);
         config.retry.max_attempts = config.retry.max_attempts.max(1);
         Self {
             backend,
@@ -190,8 +199,12 @@ impl<B: DedupBackend> Registrar<B> {
     }
 
     async fn run(&self, applicants: Vec<Applicant>) -> Result<()> {
-        for chunk in applicants.chunks(self.config.batch_size) {
-            self.run_batch(chunk.to_vec()).await?;
+        for batch in batches(
+            applicants,
+            self.config.batch_size,
+            self.config.max_images_per_job,
+        ) {
+            self.run_batch(batch).await?;
         }
         Ok(())
     }
@@ -392,5 +405,83 @@ impl<B: DedupBackend> Registrar<B> {
                 key: packet_id.to_owned(),
                 reason: "a packet in flight has no registration".into(),
             })
+    }
+}
+
+/// `applicants` in order, cut into jobs of at most `batch_size` applicants, `max_images` finger
+/// images and [`MAX_JOB_BYTES`] encoded (an applicant too large on its own still goes, alone:
+/// the service says what it refuses).
+fn batches(
+    applicants: Vec<Applicant>,
+    batch_size: usize,
+    max_images: usize,
+) -> Vec<Vec<Applicant>> {
+    use prost::Message;
+    let mut out: Vec<Vec<Applicant>> = Vec::new();
+    let (mut images, mut bytes) = (0, 0);
+    for applicant in applicants {
+        let (i, b) = (
+            abis_proto::count_finger_images(std::slice::from_ref(&applicant.record)),
+            applicant.record.encoded_len(),
+        );
+        match out.last_mut() {
+            Some(batch)
+                if batch.len() < batch_size
+                    && images + i <= max_images
+                    && bytes + b <= MAX_JOB_BYTES =>
+            {
+                batch.push(applicant);
+                images += i;
+                bytes += b;
+            }
+            _ => {
+                out.push(vec![applicant]);
+                (images, bytes) = (i, b);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applicant(id: usize, images: usize, image_bytes: usize) -> Applicant {
+        let fingers = (1..=images)
+            .map(|p| v1::Finger {
+                position: p as u32,
+                template: Some(v1::finger::Template::Image(vec![0; image_bytes])),
+            })
+            .collect();
+        Applicant {
+            packet_id: format!("p{id}"),
+            record: v1::Record {
+                reference_id: format!("p{id}"),
+                fingers,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn sizes(batches: &[Vec<Applicant>]) -> Vec<usize> {
+        batches.iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn jobs_are_cut_by_applicants_images_and_bytes_in_order() {
+        let template_only = (0..5).map(|i| applicant(i, 0, 0)).collect();
+        assert_eq!(sizes(&batches(template_only, 2, 100)), [2, 2, 1]);
+        // Ten fingers each: ten applicants fill the 100 images.
+        let ten_prints: Vec<_> = (0..25).map(|i| applicant(i, 10, 10)).collect();
+        let cut = batches(ten_prints, 1000, 100);
+        assert_eq!(sizes(&cut), [10, 10, 5]);
+        let order: Vec<String> = cut.iter().flatten().map(|a| a.packet_id.clone()).collect();
+        assert_eq!(order, (0..25).map(|i| format!("p{i}")).collect::<Vec<_>>());
+        // 4 MiB images: a job holds what fits in MAX_JOB_BYTES.
+        let large: Vec<_> = (0..3).map(|i| applicant(i, 4, 4 << 20)).collect();
+        assert_eq!(sizes(&batches(large, 1000, 100)), [1, 1, 1]);
+        let medium: Vec<_> = (0..4).map(|i| applicant(i, 2, 4 << 20)).collect();
+        assert_eq!(sizes(&batches(medium, 1000, 100)), [3, 1]);
     }
 }

@@ -8,13 +8,18 @@
 //! servers' (`abis_proto`), so the registrar sees one shape whichever backend ran the job. An
 //! engine answers completely or not at all, so its results are marked `COMPLETE`.
 //!
+//! Finger images are extracted first by the extractor given with
+//! [`EmbeddedBackend::with_finger_images`], the way a server does
+//! ([`abis_proto::extract_finger_images`]); without one they are refused as a shard node
+//! refuses them.
+//!
 //! The engine is synchronous and CPU-bound; the job runs on tokio's blocking pool. The job id
 //! is only used in logs: an engine's inserts are idempotent on their own.
 
 use super::{DedupBackend, DedupError};
 use abis_engine::{Engine, EngineError};
 use abis_proto::status::ToErrorDetail;
-use abis_proto::v1;
+use abis_proto::{v1, FingerImageExtractor, ImageBatchError};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -22,12 +27,22 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct EmbeddedBackend {
     engine: Arc<Engine>,
+    images: Option<Arc<dyn FingerImageExtractor>>,
 }
 
 impl EmbeddedBackend {
     /// A backend over `engine` (shared: the caller may keep using it).
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            images: None,
+        }
+    }
+
+    /// The same backend, turning finger images into templates with `extractor`.
+    pub fn with_finger_images(mut self, extractor: Arc<dyn FingerImageExtractor>) -> Self {
+        self.images = Some(extractor);
+        self
     }
 
     /// The engine.
@@ -44,14 +59,38 @@ impl DedupBackend for EmbeddedBackend {
         options: &v1::IdentifyOptions,
     ) -> impl Future<Output = Result<Vec<v1::ApplicantResult>, DedupError>> + Send {
         let engine = Arc::clone(&self.engine);
+        let images = self.images.clone();
         let applicants = applicants.to_vec();
         let options = *options;
         let job_id = job_id.to_owned();
         async move {
             tracing::debug!(job = %job_id, applicants = applicants.len(), "embedded de-dup job");
-            tokio::task::spawn_blocking(move || run(&engine, applicants, &options))
-                .await
-                .map_err(|e| DedupError::Service(format!("de-dup task failed: {e}")))?
+            tokio::task::spawn_blocking(move || {
+                let mut applicants = applicants;
+                if let Some(images) = images {
+                    extract_images(&mut applicants, &*images)?;
+                }
+                run(&engine, applicants, &options)
+            })
+            .await
+            .map_err(|e| DedupError::Service(format!("de-dup task failed: {e}")))?
+        }
+    }
+}
+
+/// The applicants' finger images replaced by their templates.
+fn extract_images(
+    applicants: &mut [v1::Record],
+    images: &dyn FingerImageExtractor,
+) -> Result<(), DedupError> {
+    match abis_proto::extract_finger_images(applicants, images) {
+        Ok(_) => Ok(()),
+        // The reference ids the detail's item index points at are untouched.
+        Err(ImageBatchError::Refused(e)) => {
+            Err(DedupError::from_detail(&e.error_detail(), applicants))
+        }
+        Err(failed @ ImageBatchError::Failed { .. }) => {
+            Err(DedupError::Service(failed.to_string()))
         }
     }
 }

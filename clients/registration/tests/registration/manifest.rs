@@ -74,8 +74,58 @@ fn corrupt_finger_file_is_a_typed_error_before_submission() {
         }
         other => panic!("expected InvalidApplicant, got {other:?}"),
     }
-    // A wrong magic too.
+    // A wrong magic too: neither a minutiae record nor an image.
     std::fs::write(&finger, b"XYZ\0 20\0garbage").unwrap();
+    match Applicant::load(&path) {
+        Err(Error::InvalidApplicant { reason, .. }) => {
+            assert!(reason.contains("neither a minutiae record nor"), "{reason}")
+        }
+        other => panic!("expected InvalidApplicant, got {other:?}"),
+    }
+}
+
+#[test]
+fn finger_images_travel_as_images_and_keep_their_kind_on_disk() {
+    let pop = population(4);
+    let original = applicant(&pop, 9, 0, "packet-9");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_applicant(dir.path(), &original.record).unwrap();
+    // Capture wrote an ISO/IEC 19794-4 record and a PNG instead of two minutiae records.
+    let record = [&b"FIR\x00010\x00"[..], &[0; 40]].concat();
+    let png = [&b"\x89PNG\r\n\x1a\n"[..], &[1; 40]].concat();
+    std::fs::write(dir.path().join("finger-2.iso"), &record).unwrap();
+    std::fs::write(dir.path().join("finger-3.iso"), &png).unwrap();
+    let loaded = Applicant::load(&path).unwrap();
+    let image = |position: u32| {
+        let finger = loaded
+            .record
+            .fingers
+            .iter()
+            .find(|f| f.position == position);
+        match finger.and_then(|f| f.template.as_ref()) {
+            Some(v1::finger::Template::Image(bytes)) => bytes.clone(),
+            other => panic!("finger {position} loaded as {other:?}"),
+        }
+    };
+    assert_eq!((image(2), image(3)), (record.clone(), png.clone()));
+    let other = original.record.fingers[0].position;
+    assert!(finger_bytes(&loaded.record, other).starts_with(b"FMR\0"));
+
+    let again = tempfile::tempdir().unwrap();
+    let written = write_applicant(again.path(), &loaded.record).unwrap();
+    assert_eq!(
+        std::fs::read(again.path().join("finger-2.fir")).unwrap(),
+        record
+    );
+    assert_eq!(
+        std::fs::read(again.path().join("finger-3.png")).unwrap(),
+        png
+    );
+    assert_eq!(Applicant::load(&written).unwrap(), loaded);
+
+    // An image larger than any finger image is refused before it is read.
+    let huge = vec![0u8; (abis_registration::applicant::MAX_FINGER_IMAGE_BYTES + 1) as usize];
+    std::fs::write(dir.path().join("finger-2.iso"), huge).unwrap();
     assert!(matches!(
         Applicant::load(&path),
         Err(Error::InvalidApplicant { .. })
