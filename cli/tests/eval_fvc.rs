@@ -78,8 +78,15 @@ fn eval_fvc_json_reports_the_identification_figures() {
     args.extend(["--data".into(), root.into_os_string()]);
     args.extend(["--out".into(), files.clone().into_os_string()]);
     let v = abis_json(args);
-    // The 1:1 figures are still there.
+    // The 1:1 figures are still there, each EER inside its interval from resampling fingers,
+    // which 30 real fingers leave wide.
     assert!(num(&v["pooled"], "eer") < 0.1, "{}", v["pooled"]);
+    for row in [&v["pooled"], &v["pooled"]["all_impostors"]] {
+        let ci = row["eer_ci95"].as_array().expect("eer_ci95");
+        let (low, high) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+        let eer = num(row, "eer");
+        assert!(low <= eer && eer <= high && high - low > 0.005, "{row}");
+    }
     assert_eq!(v["databases"].as_array().unwrap().len(), 4);
 
     let id = &v["identification"];
@@ -169,7 +176,9 @@ fn check_files(dir: &Path, stdout_json: &Value) {
     }
     assert!(!metrics["operating_points"].as_array().unwrap().is_empty());
     let csv = read("metrics.csv");
-    assert!(csv.starts_with("protocol,set,eer,fmr100,fmr1000,zero_fmr,genuine,impostor\n"));
+    assert!(csv.starts_with(
+        "protocol,set,eer,fmr100,fmr1000,zero_fmr,genuine,impostor,eer_ci95_low,eer_ci95_high\n"
+    ));
     assert_eq!(csv.lines().count(), 1 + 2 * 6, "{csv}");
     let scores = read("scores.csv");
     // 4 databases x (280 genuine + 45 impostor) rows and a header.

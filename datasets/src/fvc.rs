@@ -9,6 +9,7 @@
 //! calibration from held-out impostor scores. Databases whose folder name ends in
 //! `-synthetic` are flagged so reports keep them out of the real-data pool.
 
+pub mod bootstrap;
 pub mod calibrate;
 pub mod load;
 pub mod metrics;
@@ -16,6 +17,7 @@ pub mod protocol;
 pub mod score;
 pub mod search;
 
+pub use bootstrap::{eer_interval, pair_fingers, EerInterval, FingerScores, PairFingers};
 pub use calibrate::{fit_calibration, CalibrationFit};
 pub use load::{
     impression_files, load_database, load_folder, load_root, FvcDatabase, FvcError, FvcImpression,

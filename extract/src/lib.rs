@@ -53,7 +53,7 @@ pub mod rewrite;
 mod template;
 
 pub use error::{ExtractError, Result};
-pub use fingers::{ExtractedFinger, FingerImageError, FINGER_PPI_RANGE};
+pub use fingers::{ExtractedFinger, FingerImageError, FINGER_PPI_RANGE, MAX_FINGER_SIDE};
 pub use image::{resample_to_500ppi, GreyImage, LEADER_PPI, MAX_SIDE, SIDE_MULTIPLE};
 pub use leader::Leader;
 pub use minutiae::{channel, ExtractOptions, LeaderOutput, Minutia};

@@ -24,8 +24,9 @@ use abis_datasets::fvc::search::{
     filler_fingers, identification, probe_count, Identification, IdentificationRates, SearchParams,
 };
 use abis_datasets::fvc::{
-    error_rates, fit_calibration, load_folder, load_root, score_database, DatabaseScores,
-    ErrorRates, FvcDatabase,
+    bootstrap, eer_interval, error_rates, fit_calibration, load_folder, load_root, pair_fingers,
+    score_database, DatabaseScores, EerInterval, ErrorRates, FingerScores, FvcDatabase,
+    PairFingers,
 };
 use abis_engine::SearchConfig;
 use abis_matchers::finger::matcher::raw_score_for_fmr;
@@ -113,11 +114,14 @@ fn check(args: &Common) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A named group of databases with its FVC and all-impostor figures.
+/// A named group of databases with its FVC and all-impostor figures, each EER with its 95%
+/// interval from resampling fingers ([`abis_datasets::fvc::bootstrap`]).
 pub(super) struct Row {
     pub(super) name: String,
     pub(super) fvc: ErrorRates,
     pub(super) all: ErrorRates,
+    pub(super) fvc_ci: EerInterval,
+    pub(super) all_ci: EerInterval,
 }
 
 /// The genuine, FVC-impostor and all-impostor scores of `dbs` put together.
@@ -132,37 +136,58 @@ pub(super) fn pooled_scores(dbs: &[&DatabaseScores]) -> (Vec<f64>, Vec<f64>, Vec
     )
 }
 
-fn pool(name: &str, dbs: &[&DatabaseScores]) -> Option<Row> {
+fn pool(name: &str, dbs: &[(&DatabaseScores, &PairFingers)]) -> Option<Row> {
     if dbs.is_empty() {
         return None;
     }
-    let (g, i, a) = pooled_scores(dbs);
+    let scores: Vec<&DatabaseScores> = dbs.iter().map(|d| d.0).collect();
+    let (g, i, a) = pooled_scores(&scores);
+    let interval = |all: bool| {
+        let groups: Vec<FingerScores> = dbs
+            .iter()
+            .map(|(s, f)| FingerScores {
+                genuine: &s.genuine,
+                genuine_fingers: &f.genuine,
+                impostor: if all { &s.all_impostor } else { &s.impostor },
+                impostor_fingers: if all { &f.all_impostor } else { &f.impostor },
+            })
+            .collect();
+        eer_interval(&groups, bootstrap::RESAMPLES, 0.95, bootstrap::SEED)
+    };
     Some(Row {
         name: name.to_string(),
         fvc: error_rates(&g, &i),
         all: error_rates(&g, &a),
+        fvc_ci: interval(false),
+        all_ci: interval(true),
     })
 }
 
 fn row_json(r: &Row) -> Value {
-    let mut v = rates_json(&r.fvc);
+    let with_ci = |rates: &ErrorRates, ci: &EerInterval| {
+        let mut v = rates_json(rates);
+        v["eer_ci95"] = json!([ci.low, ci.high]);
+        v
+    };
+    let mut v = with_ci(&r.fvc, &r.fvc_ci);
     v["name"] = json!(r.name);
-    v["all_impostors"] = rates_json(&r.all);
+    v["all_impostors"] = with_ci(&r.all, &r.all_ci);
     v
 }
 
-fn print_table(title: &str, rows: &[&Row], pick: fn(&Row) -> &ErrorRates) {
+fn print_table(title: &str, rows: &[&Row], pick: fn(&Row) -> (&ErrorRates, &EerInterval)) {
     println!("{title}");
     println!(
-        "  {:<22} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "database", "EER", "FMR100", "FMR1000", "ZeroFMR", "genuine", "impostor"
+        "  {:<22} {:>8} {:>16} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "database", "EER", "EER 95% CI", "FMR100", "FMR1000", "ZeroFMR", "genuine", "impostor"
     );
     for r in rows {
-        let e = pick(r);
+        let (e, ci) = pick(r);
         println!(
-            "  {:<22} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "  {:<22} {:>8} {:>16} {:>8} {:>8} {:>8} {:>8} {:>8}",
             r.name,
             pct(e.eer),
+            format!("{} - {}", pct(ci.low), pct(ci.high)),
             pct(e.fmr100),
             pct(e.fmr1000),
             pct(e.zero_fmr),
@@ -326,11 +351,19 @@ fn evaluate(dbs: &[FvcDatabase], data: &Path, args: &Common) -> anyhow::Result<E
         .sum();
     let templates: usize = dbs.iter().map(|d| d.impressions.len()).sum();
 
-    let per_db: Vec<Row> = scores.iter().filter_map(|s| pool(&s.name, &[s])).collect();
-    let real: Vec<&DatabaseScores> = scores.iter().filter(|s| !s.synthetic).collect();
-    let synth: Vec<&DatabaseScores> = scores.iter().filter(|s| s.synthetic).collect();
-    let pooled = pool("pooled (real)", &real);
-    let pooled_synth = pool("pooled (synthetic)", &synth);
+    let fingers: Vec<PairFingers> = dbs.iter().map(pair_fingers).collect();
+    let labelled: Vec<(&DatabaseScores, &PairFingers)> = scores.iter().zip(&fingers).collect();
+    let per_db: Vec<Row> = labelled
+        .iter()
+        .filter_map(|&d| pool(&d.0.name, &[d]))
+        .collect();
+    type Labelled<'a> = Vec<(&'a DatabaseScores, &'a PairFingers)>;
+    let (real_labelled, synth_labelled): (Labelled, Labelled) =
+        labelled.iter().copied().partition(|d| !d.0.synthetic);
+    let real: Vec<&DatabaseScores> = real_labelled.iter().map(|d| d.0).collect();
+    let synth: Vec<&DatabaseScores> = synth_labelled.iter().map(|d| d.0).collect();
+    let pooled = pool("pooled (real)", &real_labelled);
+    let pooled_synth = pool("pooled (synthetic)", &synth_labelled);
 
     let checks = calibration_checks(&real);
     let refit = (!synth.is_empty())
@@ -403,18 +436,23 @@ fn evaluate(dbs: &[FvcDatabase], data: &Path, args: &Common) -> anyhow::Result<E
         templates
     );
     println!(
-        "pooled (real) = every database not named *-synthetic; synthetic databases pooled apart\n"
+        "pooled (real) = every database not named *-synthetic; synthetic databases pooled apart"
+    );
+    println!(
+        "EER 95% CI = percentile interval over {} resamples of fingers, each database resampled \
+         on its own (subjects bootstrap)\n",
+        bootstrap::RESAMPLES
     );
     print_table(
         "FVC protocol (impostors: first impressions of different fingers)",
         &rows,
-        |r| &r.fvc,
+        |r| (&r.fvc, &r.fvc_ci),
     );
     println!();
     print_table(
         "All impostor pairs (beyond the FVC protocol: every impression vs every other finger's)",
         &rows,
-        |r| &r.all,
+        |r| (&r.all, &r.all_ci),
     );
     println!();
     println!("calibration (fitted on synthetic impostors, see abis_matchers::finger::matcher) checked on the real pool:");

@@ -143,12 +143,18 @@ pub(super) fn write(dir: &Path, e: &Evaluation) -> anyhow::Result<usize> {
     files.push(write_json(dir, "metrics.json", &json)?);
     let mut header = vec!["protocol"];
     header.extend(RATES_HEADER);
+    header.extend(["eer_ci95_low", "eer_ci95_high"]);
     let mut rows = Vec::new();
     for (protocol, pick) in [("fvc", 0), ("all_impostors", 1)] {
         for r in &e.rows {
-            let rates = if pick == 0 { &r.fvc } else { &r.all };
+            let (rates, ci) = if pick == 0 {
+                (&r.fvc, &r.fvc_ci)
+            } else {
+                (&r.all, &r.all_ci)
+            };
             let mut row = vec![protocol.to_string()];
             row.extend(rates_row(&r.name, rates));
+            row.extend([format!("{}", ci.low), format!("{}", ci.high)]);
             rows.push(row);
         }
     }
