@@ -8,11 +8,15 @@
 
 mod kernel;
 mod layer_norm;
+mod pointwise_mlp;
 
 pub use layer_norm::{ChannelLayerNorm, ONNX_OP as CHANNEL_LAYER_NORM};
+pub use pointwise_mlp::{PointwiseMlp, ONNX_OP as POINTWISE_MLP, TILE};
 
 /// Adds our operators to tract-onnx's operator table.
 pub fn register(onnx: &mut tract_onnx::Onnx) {
     onnx.op_register
         .insert(layer_norm::ONNX_OP, layer_norm::onnx_builder);
+    onnx.op_register
+        .insert(pointwise_mlp::ONNX_OP, pointwise_mlp::onnx_builder);
 }

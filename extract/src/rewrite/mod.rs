@@ -27,6 +27,7 @@
 
 mod gelu;
 mod layer_norm;
+mod pointwise_mlp;
 mod upsampling;
 
 use crate::error::{ExtractError, Result};
@@ -38,6 +39,7 @@ use tract_onnx::pb::{
 
 pub use gelu::fuse_gelu;
 pub use layer_norm::{fuse_layer_norm, LayerNormCount};
+pub use pointwise_mlp::fuse_pointwise_mlp;
 pub use upsampling::rewrite_upsampling;
 
 /// What [`prepare`] did.
@@ -51,6 +53,8 @@ pub struct RewriteReport {
     pub layer_norms: usize,
     /// ...of which this many took in the GELU that followed them.
     pub layer_norm_gelus: usize,
+    /// 1x1 Conv -> GELU -> 1x1 Conv chains replaced by one `AbisPointwiseMlp` node.
+    pub pointwise_mlps: usize,
     /// `ReduceMean` nodes left (0 for LEADER: all of them are in its LayerNorms).
     pub reduce_means_left: usize,
     /// Nodes before the rewrite.
@@ -68,12 +72,14 @@ pub fn prepare(graph: &mut GraphProto) -> Result<RewriteReport> {
     let upsamplings = rewrite_upsampling(graph)?;
     let gelus = fuse_gelu(graph)?;
     let norms = fuse_layer_norm(graph)?;
+    let pointwise_mlps = fuse_pointwise_mlp(graph)?;
     remove_dead(graph)?;
     Ok(RewriteReport {
         upsamplings,
         gelus,
         layer_norms: norms.fused,
         layer_norm_gelus: norms.with_gelu,
+        pointwise_mlps,
         reduce_means_left: graph
             .node
             .iter()

@@ -475,3 +475,73 @@ fn layer_norms_that_are_not_leaders_are_left_alone() {
     graph.output[0].name = "out2".into();
     assert_eq!(prepare(graph).unwrap().layer_norms, 0);
 }
+
+/// `x` -> 1x1 Conv (3 -> 4) -> tanh Gelu -> 1x1 Conv (4 -> 2) -> `out`.
+fn pointwise_mlp_model(second_kernel: i64) -> ModelProto {
+    let conv = |w: &str, b: &str, out: &str, kernel: i64| {
+        let input = if out == "h" { "x" } else { "g" };
+        node(
+            "Conv",
+            &[input, w, b],
+            out,
+            vec![
+                ints_attr("kernel_shape", &[kernel, kernel]),
+                ints_attr("strides", &[1, 1]),
+                ints_attr("dilations", &[1, 1]),
+            ],
+        )
+    };
+    let weights = |name: &str, dims: [i64; 4]| TensorProto {
+        dims: dims.to_vec(),
+        ..f32_tensor(
+            name,
+            &(0..dims.iter().product::<i64>())
+                .map(|i| ((i * 5 % 7) as f32 - 3.0) * 0.3)
+                .collect::<Vec<_>>(),
+        )
+    };
+    model_of(
+        vec![
+            conv("w1", "b1", "h", 1),
+            node(
+                "Gelu",
+                &["h"],
+                "g",
+                vec![string_attr("approximate", "tanh")],
+            ),
+            conv("w2", "b2", "out", second_kernel),
+        ],
+        vec![
+            weights("w1", [4, C as i64, 1, 1]),
+            f32_tensor("b1", &[0.1, -0.2, 0.3, 0.0]),
+            weights("w2", [2, 4, second_kernel, second_kernel]),
+            f32_tensor("b2", &[0.5, -0.5]),
+        ],
+    )
+}
+
+#[test]
+fn pointwise_convolution_pair_becomes_one_node_with_the_same_output() {
+    let x: Vec<f32> = (0..C * H * W).map(|v| v as f32 * 0.3 - 2.0).collect();
+    let original = pointwise_mlp_model(1);
+    let mut fused = original.clone();
+    let report = prepare(fused.graph.as_mut().unwrap()).unwrap();
+    assert_eq!(report.pointwise_mlps, 1);
+    let graph = fused.graph.as_ref().unwrap();
+    assert_eq!(graph.node.len(), 1);
+    assert_eq!(graph.node[0].op_type, crate::ops::POINTWISE_MLP);
+    let (shape, before) = run_on(&original, x.clone());
+    assert_eq!(shape, [1, 2, H, W]);
+    let after = run_ours(&fused, x);
+    for (b, a) in before.iter().zip(&after) {
+        assert!((b - a).abs() <= 1e-5, "unfused {b}, fused {a}");
+    }
+    // A 3x3 second convolution is not a pointwise one.
+    let mut proto = pointwise_mlp_model(3);
+    assert_eq!(
+        prepare(proto.graph.as_mut().unwrap())
+            .unwrap()
+            .pointwise_mlps,
+        0
+    );
+}
