@@ -31,10 +31,14 @@ fn main() -> anyhow::Result<()> {
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
     let report = leader.rewrite_report();
     println!(
-        "LEADER {} loaded in {load_ms:.0} ms; rewrite: {} upsamplings -> Resize, {} GELUs fused, {} -> {} nodes",
+        "LEADER {} loaded in {load_ms:.0} ms; rewrite: {} upsamplings -> Resize, {} GELUs fused, \
+         {} LayerNorms fused ({} with their GELU), {} 1x1 conv pairs tiled, {} -> {} nodes",
         leader.path().display(),
         report.upsamplings,
         report.gelus,
+        report.layer_norms,
+        report.layer_norm_gelus,
+        report.pointwise_mlps,
         report.nodes_before,
         report.nodes_after
     );

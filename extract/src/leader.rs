@@ -58,7 +58,8 @@ impl Leader {
                 source,
             },
         })?;
-        let onnx = tract_onnx::onnx();
+        let mut onnx = tract_onnx::onnx();
+        crate::ops::register(&mut onnx);
         let mut proto = onnx
             .proto_model_for_read(&mut bytes.as_slice())
             .map_err(|e| ExtractError::DataCorruption(format!("{}: {e}", path.display())))?;

@@ -49,6 +49,7 @@ mod image;
 mod leader;
 mod minutiae;
 mod models;
+pub mod ops;
 pub mod rewrite;
 mod template;
 

@@ -1,7 +1,7 @@
 //! Load-time rewrites of LEADER's ONNX graph, on the protobuf, before tract reads it.
 //!
 //! The weights file stays as published (its SHA-256 is checked by `scripts/fetch-models.sh`);
-//! only the in-memory graph changes, by two exact pattern replacements:
+//! only the in-memory graph changes, by three exact pattern replacements:
 //!
 //! 1. **Upsampling** ([`upsampling`]), needed: tract refuses the graph without it. tf2onnx
 //!    lowered each Keras `UpSampling2D` to two "Repeat" chains
@@ -13,14 +13,21 @@
 //!    run time) because the Transposes tf2onnx put around the cube hide the pattern from
 //!    tract's own GELU detection. Each becomes one `Gelu(approximate = "tanh")` node, the same
 //!    function, which tract runs as one fused kernel.
+//! 3. **LayerNorm** ([`layer_norm`]), for speed: Keras' `LayerNormalization` over the channels
+//!    arrives as fourteen nodes that tract runs as seven full passes over the tensor, two of them
+//!    reductions along the strided channel axis (a quarter of the run time). Each becomes one
+//!    `AbisChannelLayerNorm` node ([`crate::ops::ChannelLayerNorm`], taught to tract-onnx by
+//!    [`crate::ops::register`]), with the GELU that follows it when there is one.
 //!
-//! Both are strict: a subgraph that does not have exactly the expected shape is left alone.
+//! All are strict: a subgraph that does not have exactly the expected shape is left alone.
 //! [`crate::Leader::load`] then refuses a model in which a Tile survives, so a different export
 //! fails loudly rather than running a graph we have not checked. After the replacements, nodes
 //! and initializers that nothing reads any more (the Repeat chains' shape computations) are
 //! removed, and every input left is checked to be defined.
 
 mod gelu;
+mod layer_norm;
+mod pointwise_mlp;
 mod upsampling;
 
 use crate::error::{ExtractError, Result};
@@ -31,6 +38,8 @@ use tract_onnx::pb::{
 };
 
 pub use gelu::fuse_gelu;
+pub use layer_norm::{fuse_layer_norm, LayerNormCount};
+pub use pointwise_mlp::fuse_pointwise_mlp;
 pub use upsampling::rewrite_upsampling;
 
 /// What [`prepare`] did.
@@ -40,6 +49,14 @@ pub struct RewriteReport {
     pub upsamplings: usize,
     /// tanh-GELU subgraphs replaced by one Gelu node.
     pub gelus: usize,
+    /// Channel LayerNorms replaced by one `AbisChannelLayerNorm` node...
+    pub layer_norms: usize,
+    /// ...of which this many took in the GELU that followed them.
+    pub layer_norm_gelus: usize,
+    /// 1x1 Conv -> GELU -> 1x1 Conv chains replaced by one `AbisPointwiseMlp` node.
+    pub pointwise_mlps: usize,
+    /// `ReduceMean` nodes left (0 for LEADER: all of them are in its LayerNorms).
+    pub reduce_means_left: usize,
     /// Nodes before the rewrite.
     pub nodes_before: usize,
     /// Nodes after it, dead shape computations removed.
@@ -48,15 +65,26 @@ pub struct RewriteReport {
     pub tiles_left: usize,
 }
 
-/// Both rewrites, then the removal of what became dead.
+/// The three rewrites (GELU before LayerNorm, which takes in the GELUs after it), then the
+/// removal of what became dead. The result needs [`crate::ops::register`] to load.
 pub fn prepare(graph: &mut GraphProto) -> Result<RewriteReport> {
     let nodes_before = graph.node.len();
     let upsamplings = rewrite_upsampling(graph)?;
     let gelus = fuse_gelu(graph)?;
+    let norms = fuse_layer_norm(graph)?;
+    let pointwise_mlps = fuse_pointwise_mlp(graph)?;
     remove_dead(graph)?;
     Ok(RewriteReport {
         upsamplings,
         gelus,
+        layer_norms: norms.fused,
+        layer_norm_gelus: norms.with_gelu,
+        pointwise_mlps,
+        reduce_means_left: graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "ReduceMean")
+            .count(),
         nodes_before,
         nodes_after: graph.node.len(),
         tiles_left: graph.node.iter().filter(|n| n.op_type == "Tile").count(),

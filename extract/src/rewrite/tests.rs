@@ -302,3 +302,246 @@ fn int64_values_read_raw_and_repeated_fields() {
     assert_eq!(int64_values(&repeated), Some(vec![4, 5]));
     assert_eq!(int64_values(&f32_tensor("f", &[1.0])), None);
 }
+
+/// `x` -> Keras' channel LayerNorm as tf2onnx writes it (gamma, beta and eps as in LEADER; the
+/// mean reshaped by `reshapes`, a list of (op, constant) pairs) -> `ln`, then optionally the tanh
+/// GELU -> `out`.
+fn layer_norm_model(reshapes: &[(&str, &[i64])], gelu: bool) -> ModelProto {
+    let mut nodes = vec![
+        node(
+            "ReduceMean",
+            &["x"],
+            "mean",
+            vec![ints_attr("axes", &[1]), ints_attr_single("keepdims", 1)],
+        ),
+        node("Neg", &["mean"], "neg", vec![]),
+    ];
+    let mut initializer = vec![];
+    let mut centred = "mean".to_string();
+    for (i, (op, constant)) in reshapes.iter().enumerate() {
+        let (name, out) = (format!("c{i}"), format!("r{i}"));
+        nodes.push(node(op, &[&centred, &name], &out, vec![]));
+        initializer.push(i64_tensor(&name, constant));
+        centred = out;
+    }
+    nodes.extend([
+        node("Sub", &["x", &centred], "d", vec![]),
+        node("Mul", &["d", "d"], "dd", vec![]),
+        node(
+            "ReduceMean",
+            &["dd"],
+            "var",
+            vec![ints_attr("axes", &[1]), ints_attr_single("keepdims", 1)],
+        ),
+        node("Add", &["var", "eps"], "ve", vec![]),
+        node("Sqrt", &["ve"], "sd", vec![]),
+        node("Reciprocal", &["sd"], "r", vec![]),
+        node("Mul", &["r", "gamma"], "m", vec![]),
+        node("Mul", &["x", "m"], "xm", vec![]),
+        node("Mul", &["neg", "m"], "nm", vec![]),
+        node("Add", &["nm", "beta"], "shift", vec![]),
+        node(
+            "Add",
+            &["xm", "shift"],
+            if gelu { "ln" } else { "out" },
+            vec![],
+        ),
+    ]);
+    if gelu {
+        nodes.push(node(
+            "Gelu",
+            &["ln"],
+            "out",
+            vec![string_attr("approximate", "tanh")],
+        ));
+    }
+    let channel = |name: &str, values: [f32; C]| TensorProto {
+        dims: vec![1, C as i64, 1, 1],
+        ..f32_tensor(name, &values)
+    };
+    initializer.extend([
+        TensorProto {
+            dims: vec![1, 1, 1, 1],
+            ..f32_tensor("eps", &[1e-3])
+        },
+        channel("gamma", [0.5, -1.25, 2.0]),
+        channel("beta", [0.1, 0.0, -0.3]),
+    ]);
+    model_of(nodes, initializer)
+}
+
+/// Runs `proto` with our operators registered.
+fn run_ours(proto: &ModelProto, x: Vec<f32>) -> Vec<f32> {
+    let mut onnx = tract_onnx::onnx();
+    crate::ops::register(&mut onnx);
+    let plan = onnx
+        .model_for_proto_model(proto)
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let x = Tensor::from_shape(&[1, C, H, W], &x).unwrap();
+    let out = plan.run(tvec![x.into()]).unwrap().remove(0);
+    out.to_plain_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect()
+}
+
+/// The two mean reshapes found in LEADER.
+const LEADER_RESHAPES: [&[(&str, &[i64])]; 3] = [
+    &[],
+    &[("Reshape", &[-1, 1, 0, 0])],
+    &[
+        ("Unsqueeze", &[0]),
+        ("Reshape", &[1, 1, -1, 0, 0, 1]),
+        ("Squeeze", &[0]),
+        ("Reshape", &[-1, 1, 0, 0]),
+    ],
+];
+
+#[test]
+fn layer_norm_becomes_one_node_with_the_same_output() {
+    let x: Vec<f32> = (0..C * H * W)
+        .map(|v| ((v * 7) % 11) as f32 * 0.9 - 4.0)
+        .collect();
+    for reshapes in LEADER_RESHAPES {
+        for gelu in [false, true] {
+            let original = layer_norm_model(reshapes, gelu);
+            let mut fused = original.clone();
+            let report = prepare(fused.graph.as_mut().unwrap()).unwrap();
+            assert_eq!(
+                (report.layer_norms, report.layer_norm_gelus),
+                (1, usize::from(gelu))
+            );
+            assert_eq!(report.reduce_means_left, 0);
+            let graph = fused.graph.as_ref().unwrap();
+            assert_eq!(graph.node.len(), 1);
+            assert_eq!(graph.node[0].op_type, crate::ops::CHANNEL_LAYER_NORM);
+            assert_eq!(graph.node[0].output, ["out"]);
+
+            let (_, before) = run_on(&original, x.clone());
+            let after = run_ours(&fused, x.clone());
+            // By hand, per pixel, in f64.
+            let (gamma, beta) = ([0.5, -1.25, 2.0], [0.1, 0.0, -0.3]);
+            for p in 0..H * W {
+                let at = |c: usize| x[c * H * W + p] as f64;
+                let mean = (0..C).map(at).sum::<f64>() / C as f64;
+                let var = (0..C).map(|c| (at(c) - mean).powi(2)).sum::<f64>() / C as f64;
+                for c in 0..C {
+                    let mut y = (at(c) - mean) / (var + 1e-3).sqrt() * gamma[c] + beta[c];
+                    if gelu {
+                        y = 0.5
+                            * y
+                            * (1.0
+                                + ((2.0 / std::f64::consts::PI).sqrt()
+                                    * (y + 0.044715 * y.powi(3)))
+                                .tanh());
+                    }
+                    let i = c * H * W + p;
+                    for (what, got) in [("unfused", before[i]), ("fused", after[i])] {
+                        assert!(
+                            (f64::from(got) - y).abs() <= 1e-5,
+                            "{reshapes:?} gelu {gelu} {what} at {i}: {got} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn layer_norms_that_are_not_leaders_are_left_alone() {
+    let refused: [&[(&str, &[i64])]; 3] = [
+        // Not the same shape back (and a constant dimension that cannot be followed).
+        &[("Reshape", &[-1, 1, 0])],
+        &[("Reshape", &[1, 1, -1, 2])],
+        // A Squeeze of a dimension that is not 1.
+        &[("Squeeze", &[0])],
+    ];
+    for reshapes in refused {
+        let mut proto = layer_norm_model(reshapes, false);
+        let report = prepare(proto.graph.as_mut().unwrap()).unwrap();
+        assert_eq!(report.layer_norms, 0, "{reshapes:?}");
+        assert_eq!(report.reduce_means_left, 2);
+    }
+    // The centred value also read elsewhere.
+    let mut proto = layer_norm_model(&[], false);
+    let graph = proto.graph.as_mut().unwrap();
+    graph.node.push(node("Add", &["out", "d"], "out2", vec![]));
+    graph.output[0].name = "out2".into();
+    assert_eq!(prepare(graph).unwrap().layer_norms, 0);
+}
+
+/// `x` -> 1x1 Conv (3 -> 4) -> tanh Gelu -> 1x1 Conv (4 -> 2) -> `out`.
+fn pointwise_mlp_model(second_kernel: i64) -> ModelProto {
+    let conv = |w: &str, b: &str, out: &str, kernel: i64| {
+        let input = if out == "h" { "x" } else { "g" };
+        node(
+            "Conv",
+            &[input, w, b],
+            out,
+            vec![
+                ints_attr("kernel_shape", &[kernel, kernel]),
+                ints_attr("strides", &[1, 1]),
+                ints_attr("dilations", &[1, 1]),
+            ],
+        )
+    };
+    let weights = |name: &str, dims: [i64; 4]| TensorProto {
+        dims: dims.to_vec(),
+        ..f32_tensor(
+            name,
+            &(0..dims.iter().product::<i64>())
+                .map(|i| ((i * 5 % 7) as f32 - 3.0) * 0.3)
+                .collect::<Vec<_>>(),
+        )
+    };
+    model_of(
+        vec![
+            conv("w1", "b1", "h", 1),
+            node(
+                "Gelu",
+                &["h"],
+                "g",
+                vec![string_attr("approximate", "tanh")],
+            ),
+            conv("w2", "b2", "out", second_kernel),
+        ],
+        vec![
+            weights("w1", [4, C as i64, 1, 1]),
+            f32_tensor("b1", &[0.1, -0.2, 0.3, 0.0]),
+            weights("w2", [2, 4, second_kernel, second_kernel]),
+            f32_tensor("b2", &[0.5, -0.5]),
+        ],
+    )
+}
+
+#[test]
+fn pointwise_convolution_pair_becomes_one_node_with_the_same_output() {
+    let x: Vec<f32> = (0..C * H * W).map(|v| v as f32 * 0.3 - 2.0).collect();
+    let original = pointwise_mlp_model(1);
+    let mut fused = original.clone();
+    let report = prepare(fused.graph.as_mut().unwrap()).unwrap();
+    assert_eq!(report.pointwise_mlps, 1);
+    let graph = fused.graph.as_ref().unwrap();
+    assert_eq!(graph.node.len(), 1);
+    assert_eq!(graph.node[0].op_type, crate::ops::POINTWISE_MLP);
+    let (shape, before) = run_on(&original, x.clone());
+    assert_eq!(shape, [1, 2, H, W]);
+    let after = run_ours(&fused, x);
+    for (b, a) in before.iter().zip(&after) {
+        assert!((b - a).abs() <= 1e-5, "unfused {b}, fused {a}");
+    }
+    // A 3x3 second convolution is not a pointwise one.
+    let mut proto = pointwise_mlp_model(3);
+    assert_eq!(
+        prepare(proto.graph.as_mut().unwrap())
+            .unwrap()
+            .pointwise_mlps,
+        0
+    );
+}
