@@ -4,11 +4,14 @@
 //! cargo run --release -p abis-bench -- iris-scan --json
 //! cargo run --release -p abis-bench -- all
 //! cargo run --release -p abis-bench --features bozorth3 -- finger-match
+//! cargo run --release -p abis-bench --features bozorth3 -- finger-images
 //! ```
 //!
 //! `finger-match` compares our fingerprint matcher with NIST bozorth3 on the FVC2002 templates
 //! (`--fvc-root`); the bozorth3 peer is compiled only with the `bozorth3` cargo feature (it builds
 //! NBIS C code through the `nbis-rs` crate), and without it the suite measures ours alone.
+//! `finger-images` (that feature only; not part of `all`) starts from the FVC2002 images: NIST
+//! mindtct + bozorth3 next to LEADER + our matcher.
 //!
 //! Each suite prints one JSON object per measured configuration (with `--json`) or a table. Every
 //! line carries the memory read bandwidth measured just before its suite (`mem_read_gbps`, a
@@ -31,7 +34,7 @@ use report::{Printer, Row};
 )]
 pub struct Opts {
     /// Suite to run: iris-scan, iris-batch, face-scan, face-batch, finger-match, finger-search,
-    /// cluster-identify, scale, or all.
+    /// cluster-identify, scale, node-flood, or all; or finger-images (not part of all).
     pub suite: String,
     /// Print one JSON object per line instead of a table.
     #[arg(long)]
@@ -51,9 +54,13 @@ pub struct Opts {
     /// Seed of the synthetic data.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Folder of FVC2002-style databases (`DB1_B`, ...) for finger-match.
+    /// Folder of FVC2002-style databases (`DB1_B`, ...) for finger-match and finger-images.
     #[arg(long, default_value = "../shared/data/fvc2002")]
     pub fvc_root: std::path::PathBuf,
+    /// finger-images: NIST mindtct + bozorth3 only, without LEADER + our matcher (LEADER adds
+    /// about 0.5-0.9 s of one core per image).
+    #[arg(long)]
+    pub nbis_only: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -71,9 +78,10 @@ fn main() -> anyhow::Result<()> {
     };
     for name in &names {
         anyhow::ensure!(
-            suites::NAMES.contains(name),
-            "unknown suite {name:?}; known: {} or all",
-            suites::NAMES.join(", ")
+            suites::NAMES.contains(name) || suites::ON_REQUEST.contains(name),
+            "unknown suite {name:?}; known: {}, all, or {}",
+            suites::NAMES.join(", "),
+            suites::ON_REQUEST.join(", ")
         );
     }
 

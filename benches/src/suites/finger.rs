@@ -30,9 +30,15 @@
 //! rate over the faster bozorth3 variant's, same scope, same run). The suite is part of `all`: a
 //! few seconds without the peer, under a minute with it (bozorth3 runs at hundreds of
 //! comparisons per second on these templates).
+//!
+//! `finger-images` (`finger/images.rs`, `bozorth3` feature only, never part of `all`) measures
+//! the same way on minutiae extracted from the databases' TIFFs: NIST mindtct + bozorth3, and
+//! LEADER + our matcher.
 
 #[cfg(feature = "bozorth3")]
 mod bozorth;
+#[cfg(feature = "bozorth3")]
+mod images;
 
 use crate::report::Row;
 use crate::Opts;
@@ -43,6 +49,10 @@ use std::time::{Duration, Instant};
 
 /// The suite's name.
 pub const NAME: &str = "finger-match";
+
+/// The name of the suite on images (`images.rs`: NBIS mindtct + bozorth3 and LEADER + ours on
+/// the FVC2002 TIFFs), built with the `bozorth3` feature only and run only when named.
+pub const IMAGES_NAME: &str = "finger-images";
 
 /// The databases measured (real fingerprints only).
 const REAL_DATABASES: &[&str] = &["DB1_B", "DB2_B", "DB3_B"];
@@ -100,6 +110,12 @@ impl Corpus {
                     .ok_or_else(|| anyhow::anyhow!("{}: no {name} sub-folder", root.display()))
             })
             .collect::<anyhow::Result<_>>()?;
+        Self::new(dbs)
+    }
+
+    /// The flat index and the FVC pairs of every scope of `dbs` (each sorted by finger, then
+    /// impression), the pool last.
+    fn new(dbs: Vec<FvcDatabase>) -> anyhow::Result<Self> {
         let mut index = Vec::new();
         let mut scopes = Vec::new();
         let mut pool_genuine = Vec::new();
@@ -266,12 +282,13 @@ fn time_scopes(
     out
 }
 
-/// Converts every template with `convert` `reps` times (plus a warm-up); returns the converted
-/// templates and the median time of one full conversion.
+/// Converts every template with `convert` (given the database, the impression's index in it
+/// and the flat template index) `reps` times (plus a warm-up); returns the converted templates
+/// and the median time of one full conversion.
 fn convert_all<T>(
     corpus: &Corpus,
     reps: usize,
-    mut convert: impl FnMut(&FvcDatabase, usize) -> anyhow::Result<T>,
+    mut convert: impl FnMut(&FvcDatabase, usize, usize) -> anyhow::Result<T>,
 ) -> anyhow::Result<(Vec<T>, Duration)> {
     let mut times = Vec::with_capacity(reps + 1);
     let mut out = Vec::new();
@@ -280,7 +297,8 @@ fn convert_all<T>(
         out = corpus
             .index
             .iter()
-            .map(|&(d, i)| convert(&corpus.dbs[d], i))
+            .enumerate()
+            .map(|(k, &(d, i))| convert(&corpus.dbs[d], i, k))
             .collect::<anyhow::Result<_>>()?;
         times.push(t.elapsed());
     }
@@ -290,9 +308,10 @@ fn convert_all<T>(
 }
 
 /// Our matcher: templates prepared from each record's first view (an empty template, which
-/// scores 0, where a record has none).
-fn measure_ours(corpus: &Corpus, opts: &Opts) -> anyhow::Result<MatcherRun> {
-    let (prepared, prepare) = convert_all(corpus, opts.reps, |db, i| {
+/// scores 0, where a record has none). `prefix` leads the matcher's name (the extractor, where
+/// the records come from images).
+fn measure_ours(corpus: &Corpus, opts: &Opts, prefix: &str) -> anyhow::Result<MatcherRun> {
+    let (prepared, prepare) = convert_all(corpus, opts.reps, |db, i, _| {
         let rec = &db.impressions[i].record;
         Ok(rec
             .views
@@ -301,7 +320,7 @@ fn measure_ours(corpus: &Corpus, opts: &Opts) -> anyhow::Result<MatcherRun> {
             .unwrap_or_else(PreparedFinger::default))
     })?;
     let mut matcher = FingerMatcher::new(SimdLevel::get());
-    let name = format!("ours-{}", matcher.level());
+    let name = format!("{prefix}ours-{}", matcher.level());
     let measured = time_scopes(
         corpus,
         opts.reps,
@@ -339,7 +358,7 @@ fn measure(corpus: &Corpus, opts: &Opts) -> anyhow::Result<Vec<Row>> {
     if opts.threads != 1 {
         eprintln!("{NAME}: runs on one thread (bozorth3 is not thread-safe); --threads ignored");
     }
-    let (_, ours, our_rates) = measure_ours(corpus, opts)?;
+    let (_, ours, our_rates) = measure_ours(corpus, opts, "")?;
     let peers = measure_peers(corpus, opts)?;
     let mut rows = Vec::new();
     for (k, mut row) in ours.into_iter().enumerate() {
@@ -381,4 +400,19 @@ fn measure_peers(_corpus: &Corpus, _opts: &Opts) -> anyhow::Result<Vec<MatcherRu
          `cargo run --release -p abis-bench --features bozorth3 -- {NAME}`"
     );
     Ok(Vec::new())
+}
+
+/// Runs `finger-images` (`images.rs`).
+#[cfg(feature = "bozorth3")]
+pub fn run_images(opts: &Opts) -> anyhow::Result<Vec<Row>> {
+    images::run(opts)
+}
+
+/// Without the `bozorth3` feature there is no NBIS to run: say how to build it.
+#[cfg(not(feature = "bozorth3"))]
+pub fn run_images(_opts: &Opts) -> anyhow::Result<Vec<Row>> {
+    anyhow::bail!(
+        "{IMAGES_NAME} needs NIST NBIS: run `cargo run --release -p abis-bench --features \
+         bozorth3 -- {IMAGES_NAME}`"
+    )
 }

@@ -24,12 +24,16 @@ pub const NAMES: &[&str] = &[
     flood::NAME,
 ];
 
+/// Suites run only when named (minutes long, or built only with a feature), never by `all`.
+pub const ON_REQUEST: &[&str] = &[finger::IMAGES_NAME];
+
 /// Runs the named suite.
 pub fn run(name: &str, opts: &Opts) -> anyhow::Result<Vec<Row>> {
     match name {
         "iris-scan" | "iris-batch" => iris::run(name, opts),
         "face-scan" | "face-batch" => face::run(name, opts),
         finger::NAME => finger::run(opts),
+        finger::IMAGES_NAME => finger::run_images(opts),
         finger_search::NAME => finger_search::run(opts),
         cluster::NAME => cluster::run(opts),
         scale::NAME => scale::run(opts),
