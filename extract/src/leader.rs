@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tract_onnx::prelude::*;
 
+/// Plans kept at most (sizes differ by 32-pixel steps: a scanner's images share one or two).
+const MAX_PLANS: usize = 16;
+
 /// An optimised plan for one concrete input shape.
 type Plan = Arc<TypedRunnableModel>;
 
@@ -19,7 +22,8 @@ type Plan = Arc<TypedRunnableModel>;
 /// and memory layout for it), so the model is kept as loaded (symbolic sizes) and an optimised
 /// plan is made per padded input size on first use and cached: a batch of same-size images
 /// pays the optimisation (a few hundred milliseconds) once. The cache is keyed by the padded
-/// size, so e.g. every image from 353 to 384 pixels wide shares one plan.
+/// size, so e.g. every image from 353 to 384 pixels wide shares one plan, and holds at most
+/// [`MAX_PLANS`] (emptied when full).
 ///
 /// Runs on the calling thread (tract's default executor is single-threaded); parallelism
 /// belongs to the caller, and `Leader` is `Sync`, so one instance can serve many threads.
@@ -183,6 +187,12 @@ impl Leader {
                 stage: "optimise LEADER for this image size",
                 source,
             })?;
+        // Bounded: a caller sending images of ever new sizes must not grow the cache without
+        // end. Any plan may go (it is remade on its next use); those in use live on in their
+        // callers' `Arc`s.
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
         plans.insert((height, width), plan.clone());
         Ok(plan)
     }
