@@ -50,16 +50,9 @@ where
 
 #[test]
 fn eval_fvc_json_reports_the_identification_figures() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
-    if !root.is_dir() {
-        // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "../shared/data is missing under CI"
-        );
-        eprintln!("SKIP: {} not found; abis eval fvc not run", root.display());
+    let Some(root) = abis_test_data::shared_data("fvc2002") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let files = dir.path().join("out");
     let mut args: Vec<std::ffi::OsString> = [
@@ -236,19 +229,9 @@ fn check_files(dir: &Path, stdout_json: &Value) {
 
 #[test]
 fn eval_folder_runs_the_fvc_protocol_on_renamed_records() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002/DB1_B");
-    if !root.is_dir() {
-        // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "../shared/data is missing under CI"
-        );
-        eprintln!(
-            "SKIP: {} not found; abis eval folder not run",
-            root.display()
-        );
+    let Some(root) = abis_test_data::shared_data("fvc2002/DB1_B") else {
         return;
-    }
+    };
     // Five fingers, eight impressions each, renamed <subject>_<impression>.<ext>.
     let dir = tempfile::tempdir().unwrap();
     let records = dir.path().join("records");

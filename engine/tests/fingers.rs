@@ -7,24 +7,11 @@ use abis_engine::{
     Engine, EngineOptions, FingerTemplate, IdentifyRequest, Minutia, Modality, Record, ReferenceId,
     SearchConfig, Threshold,
 };
-use std::path::Path;
 
 /// FVC2002 DB1-DB3; `None` (with a message) when the shared data is missing, as in the other
 /// FVC tests.
 fn databases() -> Option<Vec<FvcDatabase>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
-    if !root.is_dir() {
-        // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "../shared/data is missing under CI"
-        );
-        eprintln!(
-            "SKIP: {} not found; FVC2002 engine tests not run",
-            root.display()
-        );
-        return None;
-    }
+    let root = abis_test_data::shared_data("fvc2002")?;
     Some(
         ["DB1_B", "DB2_B", "DB3_B"]
             .iter()

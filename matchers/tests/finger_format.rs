@@ -1,7 +1,7 @@
 //! Finger minutiae record formats: golden FVC2002 records, round trips through all three formats,
 //! format detection, tolerance rules, typed errors, and arbitrary bytes that must never panic.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use abis_matchers::finger::format::{
     ansi_angle_to_iso, detect, iso_angle_to_ansi, parse, parse_with, write, ExtendedBlock,
@@ -21,19 +21,7 @@ const ANSI: RecordFormat = RecordFormat::Ansi378_2004;
 
 /// The FVC2002 `.iso` files, sorted; `None` (with a message) when the shared data is missing.
 fn fvc_files() -> Option<Vec<PathBuf>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
-    if !root.is_dir() {
-        // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "../shared/data is missing under CI"
-        );
-        eprintln!(
-            "SKIP: {} not found; golden FVC2002 tests not run",
-            root.display()
-        );
-        return None;
-    }
+    let root = abis_test_data::shared_data("fvc2002")?;
     let mut files = Vec::new();
     for db in ["DB1_B", "DB2_B", "DB3_B", "DB4_B-synthetic"] {
         for entry in std::fs::read_dir(root.join(db)).expect("read FVC folder") {

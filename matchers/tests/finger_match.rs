@@ -10,7 +10,6 @@ use abis_matchers::SimdLevel;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::path::Path;
 
 /// Pixels per centimetre of the FVC records (about 500 ppi).
 const RES: u16 = 197;
@@ -310,19 +309,9 @@ fn eer(genuine: &[f32], impostor: &[f32]) -> f64 {
 
 #[test]
 fn fvc2002_pooled_eer_does_not_regress() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
-    if !root.is_dir() {
-        // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "../shared/data is missing under CI"
-        );
-        eprintln!(
-            "SKIP: {} not found; FVC2002 accuracy regression not run",
-            root.display()
-        );
+    let Some(root) = abis_test_data::shared_data("fvc2002") else {
         return;
-    }
+    };
     let mut m = matcher();
     let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
     for db in ["DB1_B", "DB2_B", "DB3_B"] {

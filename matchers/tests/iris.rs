@@ -487,19 +487,10 @@ proptest! {
 #[test]
 fn real_open_iris_codes_behave_like_iris_codes() {
     use base64::Engine as _;
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/iris/iris_mpc_sample_codes.json"
-    );
-    let Ok(text) = std::fs::read_to_string(path) else {
-        // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "../shared/data is missing under CI"
-        );
-        println!("SKIPPED: real iris sample codes not found at {path}");
+    let Some(path) = abis_test_data::shared_data("iris/iris_mpc_sample_codes.json") else {
         return;
     };
+    let text = std::fs::read_to_string(&path).expect("the sample codes are readable");
     let json: serde_json::Value = serde_json::from_str(&text).expect("sample file is JSON");
     let layout = IrisLayout::OPEN_IRIS_12800;
     let decode = |key: &str| {

@@ -11,17 +11,7 @@ use std::path::PathBuf;
 
 /// The test vector's folder; `None` outside CI when it is missing, a failure under CI.
 fn vector() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mosip");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing: CI must run with ../shared beside the clone",
-        dir.display()
-    );
-    eprintln!("SKIP: {} not found", dir.display());
-    None
+    abis_test_data::shared_data("mosip")
 }
 
 fn key(dir: &std::path::Path) -> DecryptionKey {

@@ -5,31 +5,12 @@
 
 use crate::harness::*;
 use abis_proto::v1;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// `../shared/data/fvc2002/DB1_B`; `None` outside CI when missing, a failure under CI.
-fn db1() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002/DB1_B");
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing under CI",
-        path.display()
-    );
-    eprintln!("SKIP: {} not found", path.display());
-    None
-}
-
-/// Whether LEADER is installed; under CI it must be (`scripts/fetch-models.sh`).
+/// Whether LEADER is installed (`scripts/fetch-models.sh`); under CI it must be.
 fn model_installed() -> bool {
-    let present = abis_extract::default_leader_path().is_some_and(|p| p.exists());
-    assert!(
-        present || std::env::var_os("CI").is_none(),
-        "LEADER.onnx is missing under CI: run scripts/fetch-models.sh"
-    );
-    present
+    let path = abis_extract::default_leader_path().unwrap_or_default();
+    abis_test_data::required(path, "run scripts/fetch-models.sh").is_some()
 }
 
 /// A person whose right index finger is FVC2002 DB1 `<subject>_<impression>.tif` (500 ppi).
@@ -50,9 +31,10 @@ fn person(db1: &Path, subject: u32, impression: u32, id: &str) -> v1::Record {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_coordinator_extracts_finger_images_and_the_nodes_hold_templates() {
-    let Some(db1) = db1() else { return };
+    let Some(db1) = abis_test_data::shared_data("fvc2002/DB1_B") else {
+        return;
+    };
     if !model_installed() {
-        eprintln!("SKIP: LEADER.onnx not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

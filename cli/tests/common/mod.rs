@@ -2,7 +2,7 @@
 //! images wrapped as a capture device sends them. Each test file uses part of it.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// The `abis` binary, logging errors only.
@@ -12,34 +12,12 @@ pub fn abis() -> Command {
     c
 }
 
-/// `../shared/data/<rel>`; `None` outside CI when missing, a failure under CI.
-pub fn shared(rel: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing under CI",
-        path.display()
-    );
-    eprintln!("SKIP: {} not found", path.display());
-    None
-}
+pub use abis_test_data::shared_data as shared;
 
 /// Whether LEADER is installed (`scripts/fetch-models.sh`); under CI it must be.
 pub fn model_installed() -> bool {
-    let present = abis_extract::default_leader_path().is_some_and(|p| p.exists());
-    assert!(
-        present || std::env::var_os("CI").is_none(),
-        "LEADER.onnx is missing under CI: run scripts/fetch-models.sh"
-    );
-    if !present {
-        eprintln!("SKIP: LEADER.onnx not installed (scripts/fetch-models.sh)");
-    }
-    present
+    let path = abis_extract::default_leader_path().unwrap_or_default();
+    abis_test_data::required(path, "run scripts/fetch-models.sh").is_some()
 }
 
 /// FVC2002 DB1 image `<subject>_<impression>.tif` as an uncompressed ISO/IEC 19794-4:2005

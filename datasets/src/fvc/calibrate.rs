@@ -116,20 +116,9 @@ mod tests {
         use crate::fvc::{load_database, score_database};
         use abis_matchers::finger::matcher::CALIBRATION_POINTS;
         use abis_matchers::SimdLevel;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/data/fvc2002/DB4_B-synthetic");
-        if !dir.is_dir() {
-            // Under CI the shared data must be there: a missing folder fails, never skips.
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "../shared/data is missing under CI"
-            );
-            eprintln!(
-                "SKIP: {} not found; calibration refit not checked",
-                dir.display()
-            );
+        let Some(dir) = abis_test_data::shared_data("fvc2002/DB4_B-synthetic") else {
             return;
-        }
+        };
         let db = load_database(&dir).unwrap();
         assert!(db.synthetic);
         let scores = score_database(&db, SimdLevel::get(), 1);

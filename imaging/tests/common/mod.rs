@@ -6,7 +6,6 @@
 use opencv::core::{Mat, Vector};
 use opencv::imgcodecs;
 use opencv::prelude::*;
-use std::path::PathBuf;
 
 /// A ridge-like test pattern: concentric rings with a gradient, every grey level used.
 pub fn pattern(width: u32, height: u32) -> Vec<u8> {
@@ -127,19 +126,4 @@ pub fn record_2005(
     out
 }
 
-/// `../shared/data/<rel>`; `None` (with a note) when missing outside CI, a failure under CI.
-pub fn shared_data(rel: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(rel);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing: CI must run with ../shared beside the clone",
-        path.display()
-    );
-    eprintln!("SKIP: {} not found", path.display());
-    None
-}
+pub use abis_test_data::shared_data;

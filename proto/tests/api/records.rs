@@ -10,24 +10,12 @@ use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 
 fn fvc_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002/DB1_B")
+    abis_test_data::shared_root().join("fvc2002/DB1_B")
 }
 
-/// Whether the shared FVC2002 data is here; prints a SKIP line when not (as the other FVC tests).
+/// Whether the shared FVC2002 data is here ([`abis_test_data::shared_data`]).
 fn fvc_present() -> bool {
-    let present = fvc_dir().is_dir();
-    if !present {
-        // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "../shared/data is missing under CI"
-        );
-        eprintln!(
-            "SKIP: {} not found; FVC2002 conversion test not run",
-            fvc_dir().display()
-        );
-    }
-    present
+    abis_test_data::shared_data("fvc2002/DB1_B").is_some()
 }
 
 fn iso(finger: u32, impression: u32) -> Vec<u8> {

@@ -11,7 +11,7 @@ use super::{PreparedFinger, MAX_MINUTIAE, PPCM_500};
 use crate::finger::format::{parse, Minutia, MinutiaKind};
 use proptest::prelude::*;
 use std::f32::consts::PI;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn ref_normal_cdf(x: f32) -> f32 {
     let z = f64::from(x) / std::f64::consts::SQRT_2;
@@ -171,16 +171,7 @@ type View = (PathBuf, Vec<Minutia>, u16, u16);
 /// Every FVC2002 record's first view with the record's resolutions; `None` when the shared data
 /// is missing.
 fn fvc_views() -> Option<Vec<View>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fvc2002");
-    if !root.is_dir() {
-        // Under CI the shared data must be there: a missing folder fails, never skips.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "../shared/data is missing under CI"
-        );
-        eprintln!("SKIP: {} not found; FVC2002 parity not run", root.display());
-        return None;
-    }
+    let root = abis_test_data::shared_data("fvc2002")?;
     let mut out = Vec::new();
     for db in ["DB1_B", "DB2_B", "DB3_B", "DB4_B-synthetic"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(db))
