@@ -24,16 +24,23 @@ impl Source {
     /// A folder is an applicant folder, a `.json` file its manifest, anything else a
     /// population file.
     fn of(path: &Path) -> Self {
-        if path.is_dir() {
-            Self::Applicant(path.join(MANIFEST_FILE))
-        } else if path
+        let json = path
             .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        {
-            Self::Applicant(path.to_path_buf())
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if path.is_dir() || json {
+            Self::Applicant(manifest_of(path))
         } else {
             Self::Population(path.to_path_buf())
         }
+    }
+}
+
+/// The manifest of an applicant given as its folder or as the manifest itself.
+pub fn manifest_of(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(MANIFEST_FILE)
+    } else {
+        path.to_path_buf()
     }
 }
 

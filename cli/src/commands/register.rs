@@ -128,12 +128,7 @@ struct Row {
 }
 
 fn load(path: &Path) -> anyhow::Result<Applicant> {
-    let manifest = if path.is_dir() {
-        path.join(MANIFEST_FILE)
-    } else {
-        path.to_path_buf()
-    };
-    Applicant::load(&manifest)
+    Applicant::load(&super::input::manifest_of(path))
         .with_context(|| format!("applicant {}", path.display()))
         .map_err(crate::bad_input)
 }
