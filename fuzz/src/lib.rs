@@ -319,9 +319,15 @@ pub fn manifest_loaded(data: &[u8]) -> bool {
     for finger in &manifest.fingers {
         let bytes = next();
         named.push((finger.file.as_str(), bytes.clone()));
+        // As the loader tells them apart: a minutiae record by its magic, else an image.
+        let template = if bytes.starts_with(abis_registration::applicant::MINUTIAE_RECORD_MAGIC) {
+            v1::finger::Template::IsoOrAnsiRecord(bytes)
+        } else {
+            v1::finger::Template::Image(bytes)
+        };
         record.fingers.push(v1::Finger {
             position: finger.position,
-            template: Some(v1::finger::Template::IsoOrAnsiRecord(bytes)),
+            template: Some(template),
         });
     }
     for iris in &manifest.irises {
