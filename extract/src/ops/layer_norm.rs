@@ -5,15 +5,15 @@
 //! `Sqrt`, `Reciprocal`, four `Mul`s, two `Add`s) as seven full-size passes over an NCHW tensor,
 //! two of them reductions along the strided channel axis: a quarter of LEADER's run time. This
 //! operator does it in one read-modify-write pass per block of pixels ([`super::kernel`]); with
-//! `gelu` it also applies tract's own GELU kernel to the block while it is in cache.
+//! `gelu` it also applies the GELU ([`super::gelu`], tract's function)  to the block while it is in cache.
 
+use super::gelu::gelu_in_place;
 use super::kernel::{normalise, Norm};
 use abis_matchers::SimdLevel;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::tract_linalg::routines::Func;
 use tract_onnx::tract_hir::internal::{
     check_input_arity, check_output_arity, expand, Expansion, InferenceOp, InferenceResult, Solver,
     TensorProxy,
@@ -87,9 +87,10 @@ impl EvalOp for ChannelLayerNorm {
         let mut view = tensor.try_as_plain_ram_mut()?;
         let data = view.as_slice_mut::<f32>()?;
         if self.gelu {
-            let gelu = Func::Gelu.ew_f32()?;
-            normalise(SimdLevel::get(), data, inner, norm, &mut |row| {
-                gelu.run(row)
+            let level = SimdLevel::get();
+            normalise::<TractError>(level, data, inner, norm, &mut |row| {
+                gelu_in_place(level, row);
+                Ok(())
             })?;
         } else {
             normalise::<TractError>(SimdLevel::get(), data, inner, norm, &mut |_| Ok(()))?;

@@ -4,8 +4,9 @@
 //! As three tract nodes, each writes or reads the expanded tensor (four times the channels,
 //! 40 MB at 192 x 208 pixels) in memory, and the second convolution first packs it, reading 200+
 //! strided rows at once: half the time of these blocks went to moving it. Here the same three
-//! operations run as a small tract plan (tract's own kernels, optimised once for the tile) on
-//! [`TILE`] pixels at a time, so the expanded tile stays in cache.
+//! operations run as a small tract plan (tract's matrix kernels and our one-pass GELU,
+//! [`super::gelu`], optimised once for the tile) on [`TILE`] pixels at a time, so the expanded
+//! tile stays in cache.
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
@@ -13,7 +14,6 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::math::add;
-use tract_onnx::tract_core::ops::nn::gelu_approximate::gelu_approximate;
 use tract_onnx::tract_hir::internal::{
     check_input_arity, check_output_arity, expand, Expansion, InferenceOp, InferenceResult, Solver,
     TensorProxy,
@@ -77,7 +77,7 @@ impl PointwiseMlp {
             )?;
             wire = model.wire_node(format!("bias{i}"), add(), &[product[0], b])?[0];
             if i == 0 {
-                wire = model.wire_node("gelu", gelu_approximate(false), &[wire])?[0];
+                wire = model.wire_node("gelu", super::gelu::Gelu, &[wire])?[0];
             }
         }
         model.select_output_outlets(&[wire])?;
