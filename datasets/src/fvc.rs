@@ -20,7 +20,8 @@ pub mod search;
 pub use bootstrap::{eer_interval, pair_fingers, EerInterval, FingerScores, PairFingers};
 pub use calibrate::{fit_calibration, CalibrationFit};
 pub use load::{
-    impression_files, load_database, load_folder, load_root, FvcDatabase, FvcError, FvcImpression,
+    fvc2002_ppi, impression_files, load_database, load_folder, load_root, FvcDatabase, FvcError,
+    FvcImpression,
 };
 pub use metrics::{
     det_curve, error_rates, fnmr_at_fmr, rates_at, threshold_for_fmr, DetPoint, ErrorRates,

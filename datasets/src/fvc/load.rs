@@ -123,6 +123,17 @@ fn read_record(path: &Path) -> Result<MinutiaeRecord, FvcError> {
     })
 }
 
+/// The capture resolution, in ppi, of an FVC2002 database's images, which their TIFFs do not
+/// state: DB2's optical sensor is 569 ppi, the others (and the synthetic DB4) 500, as the
+/// competition reports them.
+pub fn fvc2002_ppi(database: &str) -> f32 {
+    if database.starts_with("DB2") {
+        569.0
+    } else {
+        500.0
+    }
+}
+
 /// The files `<finger>_<impression>.<extension>` of a database folder (extension in any case),
 /// sorted by finger, then impression; a file with that extension named otherwise is an error.
 pub fn impression_files(dir: &Path, extension: &str) -> Result<Vec<(u32, u32, PathBuf)>, FvcError> {

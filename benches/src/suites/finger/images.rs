@@ -42,7 +42,7 @@ use super::REAL_DATABASES;
 use super::{convert_all, measure_ours, time_scopes, Corpus, MatcherRun, IMAGES_NAME};
 use crate::report::Row;
 use crate::Opts;
-use abis_datasets::fvc::{impression_files, FvcDatabase, FvcImpression};
+use abis_datasets::fvc::{fvc2002_ppi, impression_files, FvcDatabase, FvcImpression};
 use abis_extract::Leader;
 use abis_imaging::{resample_to, GreyImage, Resolution};
 use abis_matchers::finger::format::MinutiaeRecord;
@@ -160,17 +160,6 @@ struct FvcImage {
 impl FvcImage {
     fn name(&self) -> String {
         format!("{}_{}.tif", self.finger, self.impression)
-    }
-}
-
-/// The capture resolution FVC2002 reports for a database (its TIFFs state none): DB2's optical
-/// sensor is 569 ppi, the others 500. The same table as `abis eval fvc --from-images`
-/// (`cli/src/commands/eval/fvc_images.rs`), which keeps it private to the CLI.
-fn fvc2002_ppi(database: &str) -> f32 {
-    if database.starts_with("DB2") {
-        569.0
-    } else {
-        500.0
     }
 }
 

@@ -1,21 +1,10 @@
 //! FVC databases with templates extracted from their images instead of the `.iso` records
 //! shipped beside them (`abis eval fvc --from-images`).
 
-use abis_datasets::fvc::{impression_files, FvcDatabase, FvcImpression};
+use abis_datasets::fvc::{fvc2002_ppi, impression_files, FvcDatabase, FvcImpression};
 use abis_extract::Leader;
 use rayon::prelude::*;
 use std::path::Path;
-
-/// The capture resolution of an FVC2002 database's images (their TIFFs state none): DB2's
-/// optical sensor is 569 ppi, the others (and the synthetic DB4) 500 ppi, as the competition
-/// reports them.
-fn fvc2002_ppi(database: &str) -> f32 {
-    if database.starts_with("DB2") {
-        569.0
-    } else {
-        500.0
-    }
-}
 
 /// Every sub-folder of `root` holding `<finger>_<impression>.tif` images (another name with
 /// that extension is an error, as for the `.iso` records), each image's
