@@ -88,29 +88,14 @@ fn main() -> anyhow::Result<()> {
 
 /// The 1x1 pair's tile plan alone (64 -> 256 -> 64, as enc1_0), node by node.
 fn tile_profile(runs: usize) -> anyhow::Result<()> {
-    use tract_onnx::tract_core::ops::einsum::EinSum;
-    use tract_onnx::tract_core::ops::math::add;
     for tile in [256usize, 512, 1024, 2048] {
         let (inputs, hidden, outputs) = (64usize, 256usize, 64usize);
-        let mut model = TypedModel::default();
-        let mut wire = model.add_source("x", f32::fact([inputs, tile]))?;
-        for (i, (rows, cols)) in [(hidden, inputs), (outputs, hidden)]
-            .into_iter()
-            .enumerate()
-        {
-            let w = model.add_const(format!("w{i}"), Tensor::zero::<f32>(&[rows, cols])?)?;
-            let b = model.add_const(format!("b{i}"), Tensor::zero::<f32>(&[rows, 1])?)?;
-            let product = model.wire_node(
-                format!("conv{i}"),
-                EinSum::new("ik,kj->ij".parse()?, f32::datum_type()),
-                &[w, wire],
-            )?;
-            wire = model.wire_node(format!("bias{i}"), add(), &[product[0], b])?[0];
-            if i == 0 {
-                wire = model.wire_node("gelu", ops::Gelu, &[wire])?[0];
-            }
-        }
-        model.select_output_outlets(&[wire])?;
+        let zeros = |rows: usize, cols: usize| Tensor::zero::<f32>(&[rows, cols]);
+        let layers = [
+            (zeros(hidden, inputs)?, zeros(hidden, 1)?),
+            (zeros(outputs, hidden)?, zeros(outputs, 1)?),
+        ];
+        let model = ops::tile_model(layers, tile)?;
         let plan = model.into_optimized()?.into_runnable()?;
         let mut state = plan.spawn()?;
         let x = Tensor::zero::<f32>(&[inputs, tile])?;

@@ -14,7 +14,7 @@ mod pointwise_mlp;
 
 pub use gelu::{gelu_in_place, Gelu};
 pub use layer_norm::{ChannelLayerNorm, ONNX_OP as CHANNEL_LAYER_NORM};
-pub use pointwise_mlp::{PointwiseMlp, ONNX_OP as POINTWISE_MLP, TILE};
+pub use pointwise_mlp::{tile_model, PointwiseMlp, ONNX_OP as POINTWISE_MLP, TILE};
 
 /// Adds our operators to tract-onnx's operator table.
 pub fn register(onnx: &mut tract_onnx::Onnx) {

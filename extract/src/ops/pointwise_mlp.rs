@@ -61,27 +61,13 @@ impl PointwiseMlp {
         let f32s = |t: &Tensor, shape: &[usize]| -> TractResult<Tensor> {
             t.cast_to::<f32>()?.into_owned().into_shape(shape)
         };
-        let mut model = TypedModel::default();
-        let x = model.add_source("x", f32::fact([inputs, TILE]))?;
-        let mut wire = x;
-        for (i, (w, b, rows, cols)) in [(w1, b1, hidden, inputs), (w2, b2, outputs, hidden)]
-            .into_iter()
-            .enumerate()
-        {
-            let w = model.add_const(format!("w{i}"), f32s(w, &[rows, cols])?)?;
-            let b = model.add_const(format!("b{i}"), f32s(b, &[rows, 1])?)?;
-            let product = model.wire_node(
-                format!("conv{i}"),
-                EinSum::new("ik,kj->ij".parse()?, f32::datum_type()),
-                &[w, wire],
-            )?;
-            wire = model.wire_node(format!("bias{i}"), add(), &[product[0], b])?[0];
-            if i == 0 {
-                wire = model.wire_node("gelu", super::gelu::Gelu, &[wire])?[0];
-            }
-        }
-        model.select_output_outlets(&[wire])?;
-        let plan = model.into_optimized()?.into_runnable()?;
+        let layers = [
+            (f32s(w1, &[hidden, inputs])?, f32s(b1, &[hidden, 1])?),
+            (f32s(w2, &[outputs, hidden])?, f32s(b2, &[outputs, 1])?),
+        ];
+        let plan = tile_model(layers, TILE)?
+            .into_optimized()?
+            .into_runnable()?;
         let weights = Tensor::stack_tensors(
             0,
             &[
@@ -184,6 +170,30 @@ impl TypedOp for PointwiseMlp {
 /// and biases must be constants.
 #[derive(Debug, Clone)]
 struct OnnxPointwiseMlp;
+
+/// The plan of one tile, unoptimised: `[in channels, tile]` -> `[out channels, tile]`, the
+/// first layer's product plus bias, the GELU, the second layer's product plus bias. `layers`
+/// holds each layer's weights `[rows, cols]` and bias `[rows, 1]`, as f32.
+pub fn tile_model(layers: [(Tensor, Tensor); 2], tile: usize) -> TractResult<TypedModel> {
+    let inputs = layers[0].0.shape()[1];
+    let mut model = TypedModel::default();
+    let mut wire = model.add_source("x", f32::fact([inputs, tile]))?;
+    for (i, (w, b)) in layers.into_iter().enumerate() {
+        let w = model.add_const(format!("w{i}"), w)?;
+        let b = model.add_const(format!("b{i}"), b)?;
+        let product = model.wire_node(
+            format!("conv{i}"),
+            EinSum::new("ik,kj->ij".parse()?, f32::datum_type()),
+            &[w, wire],
+        )?;
+        wire = model.wire_node(format!("bias{i}"), add(), &[product[0], b])?[0];
+        if i == 0 {
+            wire = model.wire_node("gelu", super::gelu::Gelu, &[wire])?[0];
+        }
+    }
+    model.select_output_outlets(&[wire])?;
+    Ok(model)
+}
 
 /// Builds the inference op for an `AbisPointwiseMlp` node.
 pub fn onnx_builder(
