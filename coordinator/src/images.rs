@@ -15,10 +15,9 @@
 //! images are refused with FAILED_PRECONDITION saying how to fetch it; calls without images are
 //! served as before.
 
+use crate::service::detail;
 use abis_extract::{FingerImageError, Leader};
-use abis_proto::{
-    count_finger_images, put_finger_template, status_from_detail, take_finger_images,
-};
+use abis_proto::{count_finger_images, put_finger_template, take_finger_images};
 use abis_proto::{v1, FingerImageExtractor, ImageBatchError, ImageRefusal, ProtoError};
 use prometheus::{HistogramOpts, HistogramVec};
 use std::path::{Path, PathBuf};
@@ -215,11 +214,10 @@ impl FingerImages {
             .into());
         }
         let extractor = self.extractor.as_ref().map_err(|why| {
-            status_from_detail(v1::ErrorDetail {
-                code: v1::ErrorCode::FailedPrecondition as i32,
-                message: format!("this server cannot read finger images: {why}"),
-                ..Default::default()
-            })
+            detail(
+                v1::ErrorCode::FailedPrecondition,
+                format!("this server cannot read finger images: {why}"),
+            )
         })?;
         let images = take_finger_images(records)?;
         let tasks: Vec<_> = images

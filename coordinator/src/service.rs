@@ -57,7 +57,8 @@ pub struct Coordinator {
     pub images: Arc<FingerImages>,
 }
 
-fn detail(code: v1::ErrorCode, message: String) -> Status {
+/// A status carrying an `ErrorDetail` of `code`.
+pub(crate) fn detail(code: v1::ErrorCode, message: String) -> Status {
     status_from_detail(v1::ErrorDetail {
         code: code as i32,
         message,

@@ -4,13 +4,13 @@
 //! images. Images are turned into templates here, in this process, by LEADER, exactly as
 //! `abis serve` and the coordinator do ([`abis_proto::extract_finger_images`]).
 
-use abis_coordinator::images::LeaderImages;
+use abis_coordinator::images::default_extractor;
 use abis_engine::Record;
 use abis_matchers::iris::IrisLayout;
 use abis_proto::{FingerImageExtractor, ImageBatchError};
 use abis_registration::{Applicant, MANIFEST_FILE};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// One input path, by what it holds.
 enum Source {
@@ -73,18 +73,16 @@ pub fn records<'a>(
 fn applicant(
     manifest: &Path,
     layout: &IrisLayout,
-    images: &OnceLock<Result<LeaderImages, String>>,
+    images: &OnceLock<Arc<dyn FingerImageExtractor>>,
 ) -> anyhow::Result<Record> {
     let mut record = Applicant::load(manifest).map_err(crate::bad_input)?.record;
     let packet = record.reference_id.clone();
     if abis_proto::count_finger_images(std::slice::from_ref(&record)) > 0 {
-        let extractor = images
-            .get_or_init(|| LeaderImages::load(None).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|why| anyhow::anyhow!("cannot read the finger images of {packet}: {why}"))?;
-        let extractor: &dyn FingerImageExtractor = extractor;
-        abis_proto::extract_finger_images(std::slice::from_mut(&mut record), extractor).map_err(
-            |e| match e {
+        // Loaded once, at the first image; without the model every image fails saying how to
+        // fetch it.
+        let extractor = images.get_or_init(default_extractor);
+        abis_proto::extract_finger_images(std::slice::from_mut(&mut record), &**extractor)
+            .map_err(|e| match e {
                 ImageBatchError::Refused(refused) => crate::bad_input(anyhow::anyhow!(
                     "applicant {packet} ({}): {}",
                     manifest.display(),
@@ -93,8 +91,7 @@ fn applicant(
                 failed @ ImageBatchError::Failed { .. } => {
                     anyhow::anyhow!("applicant {packet}: {failed}")
                 }
-            },
-        )?;
+            })?;
     }
     record.into_engine(layout).map_err(|e| {
         crate::bad_input(anyhow::anyhow!(
