@@ -1,15 +1,12 @@
 //! The `abis` binary as a user runs it: crash safety of bulk enrolment, the demo, clear errors.
 
+mod common;
+
 use abis_datasets::population::{Population, PopulationReader};
 use abis_engine::{Engine, EngineOptions, IdentifyRequest, ReferenceId};
+use common::{abis, succeeds};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
-fn abis() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_abis"));
-    c.env("ABIS_LOG", "error");
-    c
-}
+use std::process::Stdio;
 
 /// SIGKILL during bulk enrolment: every acknowledged record is present and searchable after
 /// reopening, and nothing half-written is visible.
@@ -92,25 +89,20 @@ fn sigkill_during_enrolment_loses_no_acknowledged_record() {
 #[test]
 fn demo_runs_end_to_end_on_a_small_population() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = abis()
-        .args([
-            "demo",
-            "--people",
-            "2000",
-            "--duplicates",
-            "50",
-            "--new-people",
-            "50",
-            "--json",
-            "--data-dir",
-        ])
-        .arg(tmp.path().join("demo"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeds(
+        abis()
+            .args([
+                "demo",
+                "--people",
+                "2000",
+                "--duplicates",
+                "50",
+                "--new-people",
+                "50",
+                "--json",
+                "--data-dir",
+            ])
+            .arg(tmp.path().join("demo")),
     );
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // The applicants are enrolled too (MOSIP's de-dup inserts, then identifies).

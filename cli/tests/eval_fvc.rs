@@ -3,9 +3,10 @@
 //! report) hold the FVC table; `abis eval folder` on FVC templates renamed
 //! `<subject>_<impression>.<ext>` runs the same protocol.
 
+mod common;
+
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 const FIELDS: [&str; 13] = [
     "rank1_exhaustive",
@@ -35,22 +36,13 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out = Command::new(env!("CARGO_BIN_EXE_abis"))
-        .env("ABIS_LOG", "error")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::succeeds(common::abis().args(args));
     serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
 }
 
 #[test]
 fn eval_fvc_json_reports_the_identification_figures() {
-    let Some(root) = abis_test_data::shared_data("fvc2002") else {
+    let Some(root) = common::shared("fvc2002") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -229,7 +221,7 @@ fn check_files(dir: &Path, stdout_json: &Value) {
 
 #[test]
 fn eval_folder_runs_the_fvc_protocol_on_renamed_records() {
-    let Some(root) = abis_test_data::shared_data("fvc2002/DB1_B") else {
+    let Some(root) = common::shared("fvc2002/DB1_B") else {
         return;
     };
     // Five fingers, eight impressions each, renamed <subject>_<impression>.<ext>.

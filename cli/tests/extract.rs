@@ -4,7 +4,7 @@
 mod common;
 
 use abis_matchers::finger::format;
-use common::{abis, shared};
+use common::{abis, shared, succeeds};
 use std::path::PathBuf;
 
 #[test]
@@ -12,35 +12,25 @@ fn the_test_vectors_fingers_become_templates_with_overlays() {
     let Some(mosip) = shared("mosip") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let xml = tmp.path().join("cbeff.xml");
-    let out = abis()
-        .args(["mosip", "decrypt"])
-        .arg(mosip.join("encrypted-datashare.txt"))
-        .arg("--key-store")
-        .arg(mosip.join("cbeff.p12"))
-        .args(["--password", "password", "--alias", "cbeff", "--out"])
-        .arg(&xml)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeds(
+        abis()
+            .args(["mosip", "decrypt"])
+            .arg(mosip.join("encrypted-datashare.txt"))
+            .arg("--key-store")
+            .arg(mosip.join("cbeff.p12"))
+            .args(["--password", "password", "--alias", "cbeff", "--out"])
+            .arg(&xml),
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("13 samples"));
 
-    let out = abis()
-        .arg("extract")
-        .arg(&xml)
-        .arg("--out")
-        .arg(tmp.path().join("finger.iso"))
-        .arg("--overlay")
-        .arg(tmp.path().join("finger.png"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        abis()
+            .arg("extract")
+            .arg(&xml)
+            .arg("--out")
+            .arg(tmp.path().join("finger.iso"))
+            .arg("--overlay")
+            .arg(tmp.path().join("finger.png")),
     );
     for position in 1..=10 {
         let iso = std::fs::read(tmp.path().join(format!("finger-{position}.iso"))).unwrap();
@@ -66,25 +56,20 @@ fn an_fvc_image_needs_its_resolution_and_bad_records_exit_2() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let iso = tmp.path().join("t.iso");
-    let run = |args: &[&str], input: &std::path::Path| {
-        abis()
-            .arg("extract")
+    let extract = |args: &[&str], input: &std::path::Path| {
+        let mut c = abis();
+        c.arg("extract")
             .arg(input)
             .arg("--out")
             .arg(&iso)
-            .args(args)
-            .output()
-            .unwrap()
+            .args(args);
+        c
     };
+    let run = |args: &[&str], input: &std::path::Path| extract(args, input).output().unwrap();
     let out = run(&[], &image);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no resolution"));
-    let out = run(&["--ppi", "569"], &image);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(&mut extract(&["--ppi", "569"], &image));
     // 296 x 560 at 569 ppi is 260 x 492 at 500 ppi: the template is on that grid.
     let record = format::parse(&std::fs::read(&iso).unwrap()).unwrap();
     assert_eq!((record.width, record.height), (260, 492));

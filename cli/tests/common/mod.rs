@@ -12,7 +12,21 @@ pub fn abis() -> Command {
     c
 }
 
-pub use abis_test_data::shared_data as shared;
+/// Runs `command`, asserting it exits 0 (the failure shows its stderr); its output.
+pub fn succeeds(command: &mut Command) -> std::process::Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `../shared/data/<rel>` ([`abis_test_data::shared_data`]).
+pub fn shared(rel: &str) -> Option<std::path::PathBuf> {
+    abis_test_data::shared_data(rel)
+}
 
 /// Whether LEADER is installed (`scripts/fetch-models.sh`); under CI it must be.
 pub fn model_installed() -> bool {
