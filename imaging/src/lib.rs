@@ -9,18 +9,21 @@
 //!   read from the headers by [`probe`] first, so a hostile size is refused before anything is
 //!   allocated.
 //! - [`resample_to`]: to the matcher's 500 ppi.
+//! - [`face_record`]: ISO/IEC 19794-5 face image records (2005 and 2011), decoded in colour by
+//!   [`decode_rgb`] (same probe-first size checks as [`decode`]).
 //!
 //! JPEG 2000, PNG, JPEG and TIFF are decoded by OpenCV's imgcodecs (Debian's OpenCV 4.6, which
 //! reads JPEG 2000 through OpenJPEG); WSQ by `abis-wsq`, our decoder of the FBI specification.
 
 mod bytes;
+pub mod face_record;
 pub mod finger_record;
 mod opencv_codec;
 mod probe;
 mod raster;
 
 pub use probe::{probe, ImageFormat, Probe};
-pub use raster::{resample_to, GreyImage, Resolution};
+pub use raster::{resample_to, GreyImage, Resolution, RgbImage};
 
 /// The largest side accepted, in pixels: a four-finger slap at 1,000 ppi is about 3,200 pixels
 /// wide; anything larger is not a biometric capture.
@@ -137,6 +140,28 @@ pub fn decode(bytes: &[u8]) -> Result<GreyImage> {
         });
     }
     Ok(GreyImage {
+        resolution: probe.resolution,
+        ..image
+    })
+}
+
+/// Decodes one image file or image field (format told by its first bytes) to 8-bit RGB, with
+/// the resolution its header states, if any. A grey image comes back with three equal
+/// channels. Dimensions are probed and checked before the codec runs, as for [`decode`].
+pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage> {
+    let probe = probe(bytes)?;
+    if probe.format == ImageFormat::Wsq {
+        return Ok(RgbImage::from_grey(&decode_wsq(bytes)?));
+    }
+    check_size(u64::from(probe.width), u64::from(probe.height))?;
+    let image = opencv_codec::decode_rgb(probe.format, probe.trimmed(bytes))?;
+    if (image.width, image.height) != (probe.width, probe.height) {
+        return Err(ImageError::SizeMismatch {
+            declared: (probe.width, probe.height),
+            decoded: (image.width, image.height),
+        });
+    }
+    Ok(RgbImage {
         resolution: probe.resolution,
         ..image
     })

@@ -1,7 +1,7 @@
 //! The formats OpenCV's imgcodecs decodes for us (JPEG 2000 through OpenJPEG, PNG, JPEG, TIFF),
 //! and resizing with imgproc.
 
-use crate::{GreyImage, ImageError, ImageFormat, Result};
+use crate::{GreyImage, ImageError, ImageFormat, Result, RgbImage};
 use opencv::core::{Mat, Size, Vector};
 use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc};
@@ -18,6 +18,23 @@ pub fn decode(format: ImageFormat, bytes: &[u8]) -> Result<GreyImage> {
     let (width, height) = (mat.cols(), mat.rows());
     let pixels = mat.data_bytes().map_err(|e| failed(e.message))?.to_vec();
     GreyImage::new(width as u32, height as u32, pixels, None)
+}
+
+/// Decodes `bytes` (already probed as `format`, within the size limits) to 8-bit RGB.
+pub fn decode_rgb(format: ImageFormat, bytes: &[u8]) -> Result<RgbImage> {
+    let failed = |reason: String| ImageError::Decode { format, reason };
+    let buffer = Vector::<u8>::from_slice(bytes);
+    let bgr =
+        imgcodecs::imdecode(&buffer, imgcodecs::IMREAD_COLOR).map_err(|e| failed(e.message))?;
+    if bgr.empty() {
+        return Err(failed("the codec found no image in the data".into()));
+    }
+    let mut rgb = Mat::default();
+    imgproc::cvt_color_def(&bgr, &mut rgb, imgproc::COLOR_BGR2RGB)
+        .map_err(|e| failed(e.message))?;
+    let (width, height) = (rgb.cols(), rgb.rows());
+    let pixels = rgb.data_bytes().map_err(|e| failed(e.message))?.to_vec();
+    RgbImage::new(width as u32, height as u32, pixels, None)
 }
 
 /// `image`'s pixels resized to `width` x `height`: area averaging when shrinking (no aliasing of

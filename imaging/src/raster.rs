@@ -105,3 +105,68 @@ pub fn resample_to(image: &GreyImage, ppi: f32) -> Result<GreyImage> {
     let pixels = crate::opencv_codec::resize(image, width, height)?;
     GreyImage::new(width, height, pixels, Some(Resolution::square(ppi)))
 }
+
+/// An 8-bit colour image, row-major, three bytes per pixel in red, green, blue order, with the
+/// resolution it was captured at when known.
+#[derive(Clone, PartialEq)]
+pub struct RgbImage {
+    /// Pixels per row.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// `3 * width * height` bytes: red, green, blue of each pixel, row after row.
+    pub pixels: Vec<u8>,
+    /// The capture resolution, when stated.
+    pub resolution: Option<Resolution>,
+}
+
+impl std::fmt::Debug for RgbImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RgbImage")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("resolution", &self.resolution)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RgbImage {
+    /// An image from its interleaved RGB bytes; the count must be `3 * width * height` within
+    /// the size limits.
+    pub fn new(
+        width: u32,
+        height: u32,
+        pixels: Vec<u8>,
+        resolution: Option<Resolution>,
+    ) -> Result<Self> {
+        check_size(width.into(), height.into())?;
+        if pixels.len() as u64 != 3 * u64::from(width) * u64::from(height) {
+            return Err(ImageError::Invalid {
+                field: "pixel count",
+                value: format!("{} bytes for {width} x {height} RGB", pixels.len()),
+            });
+        }
+        Ok(Self {
+            width,
+            height,
+            pixels,
+            resolution,
+        })
+    }
+
+    /// A grey image as colour (three equal channels).
+    pub fn from_grey(image: &GreyImage) -> Self {
+        Self {
+            width: image.width,
+            height: image.height,
+            pixels: image.pixels.iter().flat_map(|&v| [v, v, v]).collect(),
+            resolution: image.resolution,
+        }
+    }
+
+    /// Red, green and blue at column `x`, row `y`.
+    pub fn at(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = 3 * (y as usize * self.width as usize + x as usize);
+        [self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]]
+    }
+}
