@@ -40,6 +40,17 @@ pub enum FaceError {
         /// What was wrong.
         reason: String,
     },
+    /// No face was found in the image.
+    #[error("no face found in the {width} x {height} image")]
+    NoFace {
+        /// Image width.
+        width: u32,
+        /// Image height.
+        height: u32,
+    },
+    /// The image (or face image record) could not be read.
+    #[error(transparent)]
+    Image(#[from] abis_imaging::ImageError),
     /// The caller's image is unusable (a chip of the wrong size, pixels that do not match the
     /// stated dimensions, ...).
     #[error("invalid input: {0}")]
@@ -50,7 +61,10 @@ impl FaceError {
     /// Whether the caller can fix this by changing the request (as opposed to a set-up or
     /// service fault).
     pub fn is_user_fault(&self) -> bool {
-        matches!(self, FaceError::InvalidInput(_))
+        matches!(
+            self,
+            FaceError::InvalidInput(_) | FaceError::NoFace { .. } | FaceError::Image(_)
+        )
     }
 }
 

@@ -22,13 +22,28 @@
 //!   [`models_dir`] (`$ABIS_MODELS`), for binaries that want the default location. Image
 //!   decoding belongs to `abis-imaging`; this crate takes pixels.
 
+//!
+//! # The front end (image to chip)
+//! [`detect`] finds faces with SeetaFace's frontal detector (the `rustface` crate; its model is
+//! fetched from that crate's published package), [`landmarks`] places dlib's five landmarks
+//! with dlib's shape predictor read from its own file, and [`align`] cuts dlib's aligned
+//! 150 x 150 chip; [`FrontEnd::chip_from_image`] does the three for the largest face. Landmarks
+//! and chips follow dlib's arithmetic and are tested against dlib's own output on the same
+//! pixels and boxes (`tests/front.rs`). [`overlay`] draws what was found.
+
 #![deny(missing_docs)]
 
+pub mod align;
+pub mod detect;
 pub mod dlib;
 mod error;
+pub mod front;
+pub mod landmarks;
 mod models;
+pub mod overlay;
 
 pub use error::{FaceError, Result};
+pub use front::{FaceFound, FrontEnd};
 pub use models::{
     default_landmarks_5_path, default_resnet_path, models_dir, FETCH_COMMAND, LANDMARKS_5_FILE,
     RESNET_FILE,
