@@ -24,12 +24,15 @@
 
 #![deny(missing_docs)]
 
+mod conv;
 pub mod dlib;
 mod error;
 mod models;
+mod resnet;
 
 pub use error::{FaceError, Result};
 pub use models::{
     default_landmarks_5_path, default_resnet_path, models_dir, FETCH_COMMAND, LANDMARKS_5_FILE,
     RESNET_FILE,
 };
+pub use resnet::{FaceNet, CHIP_SIZE, DESCRIPTOR_DIM};
