@@ -8,6 +8,15 @@
 //! threshold: Euclidean distance 0.6); abis L2-normalises the descriptor and compares by dot
 //! product like any face embedding.
 //!
+//! ```no_run
+//! # fn main() -> abis_extract_face::Result<()> {
+//! let net = abis_extract_face::FaceNet::load_default()?; // once per process
+//! # let chip = vec![128u8; 150 * 150 * 3];
+//! // `chip`: a 150 x 150 face chip aligned as dlib aligns it, R, G, B bytes row by row.
+//! let descriptor: [f32; 128] = net.descriptor(&chip)?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Design choices
 //! - **dlib's files as published, read by our own parser.** [`dlib`] is a bounds-checked reader
 //!   of dlib's serialisation format; each model reader checks every layer tag, version and shape

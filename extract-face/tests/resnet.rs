@@ -6,7 +6,8 @@
 //! note elsewhere.
 
 use abis_extract_face::{
-    default_resnet_path, FaceError, FaceNet, CHIP_SIZE, DESCRIPTOR_DIM, FETCH_COMMAND,
+    default_landmarks_5_path, default_resnet_path, FaceError, FaceNet, CHIP_SIZE, DESCRIPTOR_DIM,
+    FETCH_COMMAND,
 };
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -167,6 +168,19 @@ fn damaged_models_are_refused_with_a_typed_error() {
     assert_eq!(&input[dims..dims + 2], &[0x01, 150]);
     input[dims + 1] = 151;
     refused(&input, "151x151 input");
+
+    // Another dlib model (the 5-point landmarks) is not the face network.
+    if let Some(landmarks) = abis_test_data::required(
+        default_landmarks_5_path().expect("a models folder"),
+        FETCH_COMMAND,
+    ) {
+        match FaceNet::load(landmarks) {
+            Err(FaceError::DataCorruption { offset, reason }) => {
+                println!("5-point model: refused at byte {offset}: {reason}")
+            }
+            other => panic!("5-point model as a face network: {other:?}"),
+        }
+    }
 
     let missing = std::env::temp_dir().join("abis-no-such-face-model.dat");
     match FaceNet::load(&missing) {
