@@ -39,7 +39,7 @@ pub const CHIP_SIZE: usize = 150;
 pub const DESCRIPTOR_DIM: usize = 128;
 
 /// Largest model file read (the published one is 22 MB).
-const MAX_MODEL_BYTES: usize = 64 << 20;
+const MAX_MODEL_BYTES: u64 = 64 << 20;
 
 /// The layers of `anet_type`, innermost first, as the file nests them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -183,18 +183,7 @@ pub struct FaceNet {
 impl FaceNet {
     /// Loads the network from `path` (`dlib_face_recognition_resnet_model_v1.dat`).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if len > MAX_MODEL_BYTES as u64 {
-            return Err(FaceError::DataCorruption {
-                offset: 0,
-                reason: format!(
-                    "{} is {len} bytes, more than any face network ({MAX_MODEL_BYTES})",
-                    path.display()
-                ),
-            });
-        }
-        Self::from_bytes(&models::read_model(Some(path.to_path_buf()))?)
+        Self::from_bytes(&models::read_model(path.as_ref(), MAX_MODEL_BYTES)?)
     }
 
     /// Loads the network from the models folder ([`crate::default_resnet_path`]); a missing
