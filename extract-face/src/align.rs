@@ -328,6 +328,11 @@ mod tests {
     }
 
     #[test]
+    fn chips_are_the_size_the_descriptor_network_takes() {
+        assert_eq!(CHIP_SIZE as usize, crate::CHIP_SIZE);
+    }
+
+    #[test]
     fn the_pyramid_halves_a_constant_image_keeping_its_value() {
         let src = Plane {
             width: 20,

@@ -118,15 +118,23 @@ impl<'a> Reader<'a> {
     /// [`Reader::int`] with the reason of a failure, the cursor left wherever it stopped.
     fn int_at(&mut self) -> std::result::Result<i64, String> {
         let left = self.remaining();
-        let control = self.byte().map_err(|_| "integer missing (truncated file)")?;
+        let control = self
+            .byte()
+            .map_err(|_| "integer missing (truncated file)")?;
         let size = usize::from(control & 0x0f);
         if control & 0x70 != 0 || size > 8 {
             return Err(format!("invalid integer control byte {control:#04x}"));
         }
-        let body = self
-            .bytes(size)
-            .map_err(|_| format!("integer of {size} bytes, {} left (truncated file)", left - 1))?;
-        let magnitude = body.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        let body = self.bytes(size).map_err(|_| {
+            format!(
+                "integer of {size} bytes, {} left (truncated file)",
+                left - 1
+            )
+        })?;
+        let magnitude = body
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
         match (control & 0x80 != 0, i64::try_from(magnitude)) {
             (false, Ok(v)) => Ok(v),
             (true, Ok(v)) => Ok(-v),
@@ -433,7 +441,9 @@ mod tests {
             f64::INFINITY
         );
         assert_eq!(
-            Reader::new(&float_bytes(0, EXPONENT_NEG_INF)).f32().unwrap(),
+            Reader::new(&float_bytes(0, EXPONENT_NEG_INF))
+                .f32()
+                .unwrap(),
             f32::NEG_INFINITY
         );
         assert!(Reader::new(&float_bytes(0, EXPONENT_NAN))

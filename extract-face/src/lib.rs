@@ -8,6 +8,15 @@
 //! threshold: Euclidean distance 0.6); abis L2-normalises the descriptor and compares by dot
 //! product like any face embedding.
 //!
+//! ```no_run
+//! # fn main() -> abis_extract_face::Result<()> {
+//! let net = abis_extract_face::FaceNet::load_default()?; // once per process
+//! # let chip = vec![128u8; 150 * 150 * 3];
+//! // `chip`: a 150 x 150 face chip aligned as dlib aligns it, R, G, B bytes row by row.
+//! let descriptor: [f32; 128] = net.descriptor(&chip)?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Design choices
 //! - **dlib's files as published, read by our own parser.** [`dlib`] is a bounds-checked reader
 //!   of dlib's serialisation format; each model reader checks every layer tag, version and shape
@@ -21,7 +30,6 @@
 //! - **The library never reads files but the models**, and the environment only in
 //!   [`models_dir`] (`$ABIS_MODELS`), for binaries that want the default location. Image
 //!   decoding belongs to `abis-imaging`; this crate takes pixels.
-
 //!
 //! # The front end (image to chip)
 //! [`detect`] finds faces with SeetaFace's frontal detector (the `rustface` crate; its model is
@@ -34,6 +42,7 @@
 #![deny(missing_docs)]
 
 pub mod align;
+mod conv;
 pub mod detect;
 pub mod dlib;
 mod error;
@@ -41,6 +50,7 @@ pub mod front;
 pub mod landmarks;
 mod models;
 pub mod overlay;
+mod resnet;
 
 pub use error::{FaceError, Result};
 pub use front::{FaceFound, FrontEnd};
@@ -48,3 +58,4 @@ pub use models::{
     default_landmarks_5_path, default_resnet_path, models_dir, FETCH_COMMAND, LANDMARKS_5_FILE,
     RESNET_FILE,
 };
+pub use resnet::{FaceNet, CHIP_SIZE, DESCRIPTOR_DIM};

