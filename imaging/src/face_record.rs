@@ -585,6 +585,78 @@ mod tests {
         assert!(record.images.iter().all(|i| i.data == jpeg));
     }
 
+    /// A 2011 record of one representation holding `data` as PNG, with a quality block, two
+    /// landmark points and the declared image length `declared`.
+    fn record_2011(data: &[u8], width: u16, height: u16, declared: u32) -> Vec<u8> {
+        let mut out = b"FAC\x00030\x00".to_vec();
+        out.extend_from_slice(&0u32.to_be_bytes());
+        out.extend_from_slice(&[0, 1, 0, 0, 0]); // one representation, not certified
+        out.extend_from_slice(&0u32.to_be_bytes()); // representation length (not trusted)
+        out.extend_from_slice(&[0x07, 0xe4, 1, 2, 3, 4, 5, 0, 6]); // capture date and time
+        out.extend_from_slice(&[0, 0, 0, 0, 0]); // device technology, vendor, type
+        out.extend_from_slice(&[1, 77, 0, 1, 0, 2]); // one quality block: score 77
+        out.extend_from_slice(&2u16.to_be_bytes()); // landmark points
+        out.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&[1, 0x35, 0, 5, 0, 6, 0, 7]);
+        out.extend_from_slice(&[1, 0x36, 0, 8, 0, 9, 0, 10]);
+        out.extend_from_slice(&[1, 3]); // full frontal, PNG
+        out.extend_from_slice(&width.to_be_bytes());
+        out.extend_from_slice(&height.to_be_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0, 1]); // sampling, processing, cross ref, 24-bit RGB
+        out.extend_from_slice(&declared.to_be_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn a_2011_record_with_a_png_is_read_and_decoded_in_colour() {
+        let grey = GreyImage::new(7, 5, (0..35).map(|v| v * 7).collect(), None).unwrap();
+        let png = crate::overlay_png(&grey, &[]).unwrap();
+        for declared in [png.len() as u32, 10, u32::MAX] {
+            let mut bytes = record_2011(&png, 7, 5, declared);
+            bytes.extend_from_slice(b"trailing junk");
+            let record = parse(&bytes).unwrap();
+            assert_eq!(record.version, Version::Iso2011);
+            let image = &record.images[0];
+            assert_eq!(image.data, png, "declared {declared}");
+            assert_eq!(image.quality, Some(77));
+            assert_eq!(image.gender, 2);
+            assert_eq!(image.image_type, FaceImageType::FullFrontal);
+            assert_eq!(image.data_type, ImageDataType::Png);
+            assert_eq!(image.colour_space, 1);
+            let points: Vec<(u8, u16, u16, u16)> = image
+                .feature_points
+                .iter()
+                .map(|p| (p.code, p.x, p.y, p.z))
+                .collect();
+            assert_eq!(points, vec![(0x35, 5, 6, 7), (0x36, 8, 9, 10)]);
+            let rgb = image.decode_rgb().unwrap();
+            assert_eq!((rgb.width, rgb.height), (7, 5));
+            assert_eq!(rgb.at(3, 2), [119, 119, 119]);
+            assert_eq!(image.decode_grey().unwrap().pixels, grey.pixels);
+        }
+        // Declared larger than the image's own end: padding skipped, the image intact.
+        let mut padded = png.clone();
+        padded.extend_from_slice(&[0; 9]);
+        let record = parse(&record_2011(&padded, 7, 5, padded.len() as u32)).unwrap();
+        assert_eq!(record.images[0].data, png);
+        // A 3D representation is refused by name.
+        let mut three_d = record_2011(&png, 7, 5, png.len() as u32);
+        let info = 17 + 18 + 6 + 17 + 16;
+        three_d[info] = 0x80;
+        let err = parse(&three_d).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ImageError::Invalid {
+                    field: "face image type",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
     #[test]
     fn bad_records_are_typed_errors() {
         let good = record_2005(&fake_jpeg(), 1, |n| n);
