@@ -5,7 +5,7 @@
 //! limbus are usually under the eyelids, and full circles lock onto them.
 //!
 //! The centre is searched within a third of the pupil radius of the pupil's centre (the two are
-//! nearly concentric), coarse (2 px) then fine (1 px); radii run from the largest the pupil allows
+//! nearly concentric), coarse (on the image at half size) then fine (1 px); radii run from the largest the pupil allows
 //! (pupil/iris ratio 0.7) up to ten pupil radii or the image's extent. The step must be bright
 //! outside (sclera) and dark inside (iris). Arcs must lie wholly inside the image (a mean over a
 //! changing subset of angles makes steps of its own), so an iris cut by the image's left or
@@ -31,29 +31,38 @@ pub(crate) fn find(smoothed: &Plane, pupil: &Circle) -> Result<(Circle, f32)> {
             pupil.r
         )));
     }
-    let reach = (pupil.r / 3.0).max(3.0).round() as i32;
-    let mut best = (f32::NEG_INFINITY, *pupil);
-    let search = |dx: i32, dy: i32, best: &mut (f32, Circle)| {
-        let (x, y) = (pupil.x + dx as f32, pupil.y + dy as f32);
-        if let Some((r, step)) = best_radius(smoothed, x, y, r_lo, r_hi) {
-            if step > best.0 {
-                *best = (step, Circle { x, y, r });
+    // Coarse: the whole window on the image at half size (a quarter of the work per arc and
+    // centre); fine: a few pixels and radii around the coarse answer at full size.
+    let reach = (pupil.r / 6.0).max(2.0).round() as i32;
+    let half = smoothed.half();
+    let (hx, hy) = (pupil.x / 2.0, pupil.y / 2.0);
+    let mut coarse: Option<(f32, Circle)> = None;
+    for dy in -reach..=reach {
+        for dx in -reach..=reach {
+            let (x, y) = (hx + dx as f32, hy + dy as f32);
+            if let Some((r, step)) = best_radius(&half, x, y, r_lo / 2.0, r_hi / 2.0) {
+                if coarse.is_none_or(|(s, _)| step > s) {
+                    coarse = Some((step, Circle { x, y, r }));
+                }
             }
         }
-    };
-    for dy in (-reach..=reach).step_by(2) {
-        for dx in (-reach..=reach).step_by(2) {
-            search(dx, dy, &mut best);
-        }
     }
-    let coarse = best.1;
-    let (cx, cy) = (
-        (coarse.x - pupil.x).round() as i32,
-        (coarse.y - pupil.y).round() as i32,
-    );
-    for dy in cy - 1..=cy + 1 {
-        for dx in cx - 1..=cx + 1 {
-            search(dx, dy, &mut best);
+    let Some((_, coarse)) = coarse else {
+        return Err(IrisError::NoLimbus(
+            "no arc around the pupil lies inside the image".into(),
+        ));
+    };
+    let mut best = (f32::NEG_INFINITY, *pupil);
+    let (cx, cy, cr) = (2.0 * coarse.x, 2.0 * coarse.y, 2.0 * coarse.r);
+    for dy in -2..=2 {
+        for dx in -2..=2 {
+            let (x, y) = (cx + dx as f32, cy + dy as f32);
+            let (lo, hi) = ((cr - 4.0).max(r_lo), (cr + 4.0).min(r_hi));
+            if let Some((r, step)) = best_radius(smoothed, x, y, lo, hi) {
+                if step > best.0 {
+                    best = (step, Circle { x, y, r });
+                }
+            }
         }
     }
     let (step, iris) = best;

@@ -64,7 +64,7 @@ pub(crate) fn find(filled: &Plane) -> Result<Circle> {
             &open,
         )?;
         candidates.extend(components(&opened, &plane, r_min, r_max)?);
-        t += 3;
+        t += 4;
     }
     let darkest_inside = candidates
         .iter()

@@ -73,6 +73,21 @@ impl Plane {
         Self::from_mat(&dst)
     }
 
+    /// The image at half size, each pixel the mean of a 2 x 2 block (a last odd row or column
+    /// dropped).
+    pub fn half(&self) -> Self {
+        let (w, h) = (self.w / 2, self.h / 2);
+        let mut data = Vec::with_capacity(w * h);
+        for y in 0..h {
+            for x in 0..w {
+                let (a, b) = (self.get(2 * x, 2 * y), self.get(2 * x + 1, 2 * y));
+                let (c, d) = (self.get(2 * x, 2 * y + 1), self.get(2 * x + 1, 2 * y + 1));
+                data.push((a + b + c + d) / 4.0);
+            }
+        }
+        Self { w, h, data }
+    }
+
     /// Pixels rounded to u8.
     pub fn to_u8(&self) -> Vec<u8> {
         self.data
