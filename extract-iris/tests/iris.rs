@@ -2,7 +2,9 @@
 //! statistics, stability under rotation, shift, blur and JPEG 2000 recompression, left against
 //! right) and on synthetic eyes and bad input, which need no shared data.
 
-use abis_extract_iris::{analyse, Circle, IrisError, IrisExtractor, IrisTemplate, LAYOUT};
+use abis_extract_iris::{
+    analyse, Circle, IrisError, IrisExtractor, IrisTemplate, Measure, QualityGate, LAYOUT,
+};
 use abis_imaging::iris_record::{self, Eye};
 use abis_imaging::GreyImage;
 use abis_matchers::iris::{compare, IrisComparison, PreparedProbe, RotationSearch};
@@ -415,5 +417,66 @@ fn bad_records_are_typed_errors() {
             let result = extractor.extract_record(&record[..record.len().min(3000)]);
             assert!(result.is_err(), "a record cut to 3,000 bytes: {result:?}");
         }
+    }
+}
+
+#[test]
+fn the_gate_names_the_measure_that_fails() {
+    let image = synthetic_eye(7, (158.0, 122.0, 24.0), (160.0, 120.0, 70.0));
+    let quality = analyse(&image).unwrap().quality;
+    let strict = |gate: QualityGate| IrisExtractor::new(gate).extract(&image);
+    let refused = strict(QualityGate {
+        min_iris_radius: 100.0,
+        ..QualityGate::default()
+    });
+    assert!(
+        matches!(refused, Err(IrisError::Unusable { measure: Measure::IrisRadius, value, min, .. })
+            if value == quality.iris_radius && min == 100.0),
+        "{refused:?}"
+    );
+    let refused = strict(QualityGate {
+        max_pupil_iris_ratio: 0.2,
+        ..QualityGate::default()
+    });
+    assert!(
+        matches!(
+            refused,
+            Err(IrisError::Unusable {
+                measure: Measure::PupilIrisRatio,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let refused = strict(QualityGate {
+        min_sharpness: quality.sharpness + 1.0,
+        ..QualityGate::default()
+    });
+    assert!(
+        matches!(
+            refused,
+            Err(IrisError::Unusable {
+                measure: Measure::Sharpness,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(IrisExtractor::new(QualityGate::off())
+        .extract(&image)
+        .is_ok());
+}
+
+#[test]
+fn tiny_images_are_typed_errors() {
+    for (w, h) in [(1, 1), (3, 2), (2, 40), (40, 3), (16, 16)] {
+        let pixels = (0..w * h).map(|i| (i * 37 % 256) as u8).collect();
+        let image = GreyImage::new(w, h, pixels, None).unwrap();
+        let result = analyse(&image);
+        assert!(
+            matches!(result, Err(IrisError::NoPupil(_) | IrisError::NoLimbus(_))),
+            "{w} x {h}: {:?}",
+            result.map(|t| t.segmentation)
+        );
     }
 }
