@@ -1,6 +1,6 @@
 //! The pupil: the darkest round blob, then its boundary fitted to edges.
 //!
-//! 1. Dark sets `smoothed <= t` for rising thresholds `t` (from the darkest grey up to the
+//! 1. On the image at half size, dark sets `smoothed <= t` for rising thresholds `t` (from the darkest grey up to the
 //!    median), opened with a small disc so eyelashes do not join the pupil, split into connected
 //!    components (OpenCV). A component is a candidate when it has a plausible pupil area, does
 //!    not touch the image border, and is round and compact by its second moments (axis ratio
@@ -36,11 +36,20 @@ struct Candidate {
 
 /// Finds the pupil in the highlight-filled image.
 pub(crate) fn find(filled: &Plane) -> Result<Circle> {
-    let (w, h) = (filled.w, filled.h);
-    let side = w.min(h) as f32;
+    let side = filled.w.min(filled.h) as f32;
     let (r_min, r_max) = ((0.04 * side).max(4.0), 0.35 * side);
+    // The blob search runs on the image at half size (a quarter of the pixels; the boundary is
+    // fitted at full size afterwards).
+    let half = filled.half();
+    let (w, h) = (half.w, half.h);
+    if w < 3 || h < 3 {
+        return Err(IrisError::NoPupil(format!(
+            "a {} x {} image is too small to hold an eye",
+            filled.w, filled.h
+        )));
+    }
     let mut smoothed = Mat::default();
-    imgproc::median_blur(&mat_u8(w, h, &filled.to_u8())?, &mut smoothed, 5)?;
+    imgproc::median_blur(&mat_u8(w, h, &half.to_u8())?, &mut smoothed, 3)?;
     let s = smoothed.data_bytes()?.to_vec();
     let plane = Plane::from_u8(w, h, &s);
 
@@ -48,7 +57,7 @@ pub(crate) fn find(filled: &Plane) -> Result<Circle> {
     sorted.sort_unstable();
     let darkest = sorted[sorted.len() / 200];
     let median = sorted[sorted.len() / 2];
-    let open = disc(((r_min / 3.0) as i32 * 2 + 1).max(3))?;
+    let open = disc(((r_min / 6.0) as i32 * 2 + 1).max(3))?;
     let mut candidates = Vec::new();
     let mut t = u32::from(darkest) + 3;
     while t <= u32::from(median) {
@@ -63,7 +72,7 @@ pub(crate) fn find(filled: &Plane) -> Result<Circle> {
             imgproc::MORPH_OPEN,
             &open,
         )?;
-        candidates.extend(components(&opened, &plane, r_min, r_max)?);
+        candidates.extend(components(&opened, &plane, r_min / 2.0, r_max / 2.0)?);
         t += 4;
     }
     let darkest_inside = candidates
@@ -74,7 +83,12 @@ pub(crate) fn find(filled: &Plane) -> Result<Circle> {
         .iter()
         .filter(|c| c.inner_mean <= darkest_inside + 8.0)
         .max_by(|a, b| a.area.total_cmp(&b.area))
-        .copied()
+        .map(|c| Candidate {
+            x: 2.0 * c.x + 0.5,
+            y: 2.0 * c.y + 0.5,
+            r: 2.0 * c.r,
+            ..*c
+        })
         .ok_or_else(|| IrisError::NoPupil("no dark round blob of pupil size".into()))?;
     refine(filled, blob, r_min, r_max)
 }
