@@ -4,6 +4,8 @@
 //! - [`finger_record`]: ISO/IEC 19794-4 finger image records (2005 and 2011), every view, with
 //!   the tolerance real senders need (wrong length fields, zero padding after a JPEG 2000
 //!   codestream, extended data after the image).
+//! - [`iris_record`]: ISO/IEC 19794-6 iris image records (2005 and 2011), every eye and image,
+//!   with the same tolerance.
 //! - [`decode`]: one image file or image field, its format told by its first bytes: JPEG 2000
 //!   (JP2 or a bare codestream), WSQ, PNG, JPEG, TIFF. Dimensions and the stated resolution are
 //!   read from the headers by [`probe`] first, so a hostile size is refused before anything is
@@ -18,6 +20,7 @@
 mod bytes;
 pub mod face_record;
 pub mod finger_record;
+pub mod iris_record;
 mod opencv_codec;
 mod probe;
 mod raster;
