@@ -167,7 +167,7 @@ fn enroll_identify_verify_and_register_read_applicant_folders_of_finger_images()
     let bad = image_applicant(tmp.path(), "bad", b"FIR\x00010\x00 truncated");
     let (code, _, err) = run(&["enroll".as_ref(), bad.as_os_str()]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("bad finger image"), "{err}");
+    assert!(err.contains("finger 2: bad image"), "{err}");
     let (_, out, _) = run(&["stats".as_ref(), "--json".as_ref()]);
     let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(stats["records"], 3, "{stats}");

@@ -154,7 +154,7 @@ async fn finger_images_become_templates_in_every_call_and_bad_ones_refuse_it() {
         image_record(id, vec![finger_image(2, image)])
     };
     let dir = tempfile::tempdir().unwrap();
-    let serve = Serve::start_with(dir.path(), &["--max-finger-images", "3"]);
+    let serve = Serve::start_with(dir.path(), &["--max-images", "3"]);
     let mut c = serve.client().await;
 
     let enrolled = ["p101", "p102", "p103", "p104"];
@@ -201,10 +201,7 @@ async fn finger_images_become_templates_in_every_call_and_bad_ones_refuse_it() {
     let detail = refusal(&bad);
     assert_eq!(detail.item_index, Some(1), "{detail:?}");
     assert_eq!(detail.code, v1::ErrorCode::InvalidTemplate as i32);
-    assert!(
-        detail.message.contains("finger 2: bad finger image"),
-        "{detail:?}"
-    );
+    assert!(detail.message.contains("finger 2: bad image"), "{detail:?}");
     let other_finger = image_record("x3", vec![finger_image(2, fvc_record(&db1, 105, 1, 7))]);
     let mismatch = c
         .insert(v1::InsertRequest {

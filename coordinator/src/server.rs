@@ -14,7 +14,7 @@
 use crate::auth::Auth;
 use crate::cluster::Connector;
 use crate::config::{Config, TlsPem};
-use crate::images::FingerImages;
+use crate::images::Images;
 use crate::jobs::JobStore;
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
@@ -118,7 +118,7 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         connector,
         store,
         queue,
-        images: Arc::new(FingerImages::load(&config.images, metrics.registry())),
+        images: Arc::new(Images::load(&config.images, metrics.registry())),
         metrics,
         monitor,
         limits: config.limits,

@@ -10,7 +10,7 @@
 
 use crate::auth::{caller_of, Caller, Role};
 use crate::cluster::{unavailable, Connector};
-use crate::images::FingerImages;
+use crate::images::Images;
 use crate::jobs::{is_final, JobStore};
 use crate::metrics::Metrics;
 use crate::monitor::Monitor;
@@ -53,8 +53,8 @@ pub struct Coordinator {
     pub searches: Arc<tokio::sync::Semaphore>,
     /// Where calls that touch people or the cluster are recorded.
     pub audit: AuditLog,
-    /// Turns finger images in requests into templates.
-    pub images: Arc<FingerImages>,
+    /// Turns images (fingers, irises, faces) in requests into templates.
+    pub images: Arc<Images>,
 }
 
 /// A status carrying an `ErrorDetail` of `code`.

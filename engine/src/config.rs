@@ -22,6 +22,34 @@ impl Default for GalleryConfig {
     }
 }
 
+impl GalleryConfig {
+    /// The shape of the templates abis makes from images: iris codes in the open-iris 16 x 200
+    /// x 4 layout (`abis-extract-iris`) and dlib's 128-d face descriptors (`abis-extract-face`).
+    /// A gallery that takes iris or face images must have it.
+    pub const IMAGES: GalleryConfig = GalleryConfig {
+        iris_layout: IrisLayout::OPEN_IRIS_12800,
+        face_dim: 128,
+    };
+}
+
+impl std::str::FromStr for GalleryConfig {
+    type Err = String;
+
+    /// `synthetic` ([`GalleryConfig::default`], the shape of generated populations) or `images`
+    /// ([`GalleryConfig::IMAGES`]).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "synthetic" => Ok(Self::default()),
+            "images" => Ok(Self::IMAGES),
+            other => Err(format!(
+                "unknown gallery shape {other:?}: `synthetic` (Daugman 2,048-bit iris codes, \
+                 512-d faces: generated populations) or `images` (open-iris 12,800-bit codes, \
+                 128-d faces: what abis extracts from images)"
+            )),
+        }
+    }
+}
+
 /// Largest face dimension accepted.
 pub const MAX_FACE_DIM: usize = 4096;
 
@@ -81,8 +109,8 @@ pub struct EngineOptions {
     pub gallery: Option<GalleryConfig>,
     /// Search behaviour.
     pub search: SearchConfig,
-    /// Score calibration.
-    pub calibration: crate::calibration::Calibration,
+    /// Score calibration (`None`: [`crate::Calibration::for_gallery`] of the gallery's shape).
+    pub calibration: Option<crate::calibration::Calibration>,
     /// Skip fsync of the write-ahead log on insert. Only for throwaway benchmarks: with it set, an
     /// acknowledged insert can be lost on power failure (not on a process crash).
     pub unsafe_no_sync: bool,

@@ -228,7 +228,9 @@ impl Engine {
             store,
             shape,
             search: options.search,
-            calibration: options.calibration,
+            calibration: options
+                .calibration
+                .unwrap_or_else(|| Calibration::for_gallery(&shape)),
             segments,
             dead: Vec::new(),
             opened,

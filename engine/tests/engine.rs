@@ -41,7 +41,7 @@ fn dedup_finds_planted_duplicates_and_not_new_people() {
     let engine = Engine::open(
         dir.path(),
         EngineOptions {
-            calibration,
+            calibration: Some(calibration),
             ..Default::default()
         },
     )
@@ -590,7 +590,7 @@ fn open_iris_layout_gallery_finds_duplicates() {
     };
     let options = EngineOptions {
         gallery: Some(shape),
-        calibration,
+        calibration: Some(calibration),
         ..Default::default()
     };
     let engine = Engine::open(dir.path(), options).unwrap();

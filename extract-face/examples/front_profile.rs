@@ -9,18 +9,8 @@
 use abis_extract_face::detect::{default_detector_path, FaceDetector};
 use abis_extract_face::landmarks::ShapePredictor;
 use abis_extract_face::{default_landmarks_5_path, front};
-use abis_imaging::{face_record, RgbImage};
 use anyhow::{bail, Context, Result};
 use std::time::Instant;
-
-fn decode(bytes: &[u8]) -> Result<RgbImage> {
-    if face_record::is_face_image_record(bytes) {
-        let record = face_record::parse(bytes)?;
-        Ok(record.images[0].decode_rgb()?)
-    } else {
-        Ok(abis_imaging::decode_rgb(bytes)?)
-    }
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -59,7 +49,7 @@ fn main() -> Result<()> {
         let mut size = (0, 0);
         for _ in 0..reps {
             let t = Instant::now();
-            let image = decode(&bytes)?;
+            let image = abis_extract_face::decode(&bytes)?;
             times[0].push(t.elapsed().as_secs_f64() * 1e3);
             size = (image.width, image.height);
             let t = Instant::now();
@@ -74,7 +64,7 @@ fn main() -> Result<()> {
             assert_eq!(chip.width, 150);
         }
         if let Some(out) = overlay.take() {
-            let image = decode(&bytes)?;
+            let image = abis_extract_face::decode(&bytes)?;
             let detection = detector.largest(&image)?;
             let landmarks = predictor.predict(&image, detection.face);
             let png = abis_extract_face::overlay::overlay_png(&image, detection.face, &landmarks)?;

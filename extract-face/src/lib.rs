@@ -37,7 +37,8 @@
 //! with dlib's shape predictor read from its own file, and [`align`] cuts dlib's aligned
 //! 150 x 150 chip; [`FrontEnd::chip_from_image`] does the three for the largest face. Landmarks
 //! and chips follow dlib's arithmetic and are tested against dlib's own output on the same
-//! pixels and boxes (`tests/front.rs`). [`overlay`] draws what was found.
+//! pixels and boxes (`tests/front.rs`). [`overlay`] draws what was found. [`FaceExtractor`]
+//! runs the whole pipeline on a face record or image file, as a service does.
 
 #![deny(missing_docs)]
 
@@ -50,6 +51,7 @@ pub mod front;
 pub mod landmarks;
 mod models;
 pub mod overlay;
+mod pipeline;
 mod resnet;
 
 pub use error::{FaceError, Result};
@@ -58,4 +60,5 @@ pub use models::{
     default_landmarks_5_path, default_resnet_path, models_dir, FETCH_COMMAND, LANDMARKS_5_FILE,
     RESNET_FILE,
 };
+pub use pipeline::{decode, Face, FaceExtractor, FaceTimings};
 pub use resnet::{FaceNet, CHIP_SIZE, DESCRIPTOR_DIM};

@@ -50,9 +50,25 @@ pub enum IrisError {
         /// The greatest value accepted.
         max: f64,
     },
+    /// A record holds no image of the eye asked for (and more than one image, or its only
+    /// image is of the other eye).
+    #[error("the iris record holds no image of the {wanted} eye (it holds: {held})")]
+    NoSuchEye {
+        /// The eye asked for.
+        wanted: &'static str,
+        /// The eyes of the record's images.
+        held: String,
+    },
     /// An image-processing call failed (OpenCV's message).
     #[error("image processing failed: {0}")]
     Processing(String),
+}
+
+impl IrisError {
+    /// Whether the caller's image is at fault (everything but a failed processing call).
+    pub fn is_user_fault(&self) -> bool {
+        !matches!(self, Self::Processing(_))
+    }
 }
 
 impl From<opencv::Error> for IrisError {

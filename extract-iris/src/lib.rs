@@ -101,6 +101,30 @@ impl IrisExtractor {
         Ok(template)
     }
 
+    /// The template of the `eye` iris in `bytes`: an ISO/IEC 19794-6 record (its image of that
+    /// eye, or its only image when that is of an unknown eye or of this one) or an image file
+    /// (PNG, JPEG, JPEG 2000) of one eye. This is what a service does with an iris image it is
+    /// sent.
+    pub fn extract_bytes(&self, bytes: &[u8], eye: Eye) -> Result<IrisTemplate> {
+        if !iris_record::is_iris_image_record(bytes) {
+            return self.extract(&abis_imaging::decode(bytes)?);
+        }
+        let record = iris_record::parse(bytes)?;
+        let of_eye: Vec<_> = record.images.iter().filter(|i| i.eye == eye).collect();
+        let image = match (of_eye.as_slice(), record.images.as_slice()) {
+            ([first, ..], _) => first,
+            (_, [only]) if only.eye == Eye::Unknown => only,
+            _ => {
+                let held: Vec<_> = record.images.iter().map(|i| i.eye.name()).collect();
+                return Err(IrisError::NoSuchEye {
+                    wanted: eye.name(),
+                    held: held.join(", "),
+                });
+            }
+        };
+        self.extract(&image.decode()?)
+    }
+
     /// The templates of every image of an ISO/IEC 19794-6 record, with their eyes, in record
     /// order; the first image that fails fails the record.
     pub fn extract_record(&self, bytes: &[u8]) -> Result<Vec<(Eye, IrisTemplate)>> {

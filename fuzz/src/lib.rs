@@ -12,7 +12,7 @@ use abis_engine::GalleryConfig;
 use abis_matchers::finger::{self, ExtendedData, ParseOptions, RecordFormat};
 use abis_proto::v1;
 use abis_registration::applicant::{check_record, Applicant};
-use abis_registration::manifest::Manifest;
+use abis_registration::manifest::{IrisContent, Manifest};
 use prost::Message;
 use std::path::{Path, PathBuf};
 
@@ -331,18 +331,41 @@ pub fn manifest_loaded(data: &[u8]) -> bool {
         });
     }
     for iris in &manifest.irises {
-        let (code, mask) = (next(), next());
-        named.push((iris.code.as_str(), code.clone()));
-        named.push((iris.mask.as_str(), mask.clone()));
-        record.irises.push(v1::Iris {
-            eye: iris.eye.to_proto() as i32,
-            code,
-            mask,
-            layout: Some(v1::IrisLayout {
-                rows: iris.rows,
-                cols: iris.cols,
-                bits_per_cell: iris.bits_per_cell,
-            }),
+        // An entry the loader refuses (no eye, a code and an image mixed) has no files.
+        let Ok((eye, content)) = iris.content() else {
+            continue;
+        };
+        let eye = eye.to_proto() as i32;
+        match content {
+            IrisContent::Code { code, mask, layout } => {
+                let (code_bytes, mask_bytes) = (next(), next());
+                named.push((code, code_bytes.clone()));
+                named.push((mask, mask_bytes.clone()));
+                record.irises.push(v1::Iris {
+                    eye,
+                    code: code_bytes,
+                    mask: mask_bytes,
+                    layout: Some(layout),
+                    image: Vec::new(),
+                });
+            }
+            IrisContent::Image(image) => {
+                let bytes = next();
+                named.push((image, bytes.clone()));
+                record.irises.push(v1::Iris {
+                    eye,
+                    image: bytes,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    if let Some(image) = &manifest.face_image {
+        let bytes = next();
+        named.push((image.as_str(), bytes.clone()));
+        record.face = Some(v1::Face {
+            image: bytes,
+            ..Default::default()
         });
     }
     if let Some(face) = &manifest.face {
@@ -352,7 +375,10 @@ pub fn manifest_loaded(data: &[u8]) -> bool {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         named.push((face.as_str(), bytes));
-        record.face = Some(v1::Face { embedding });
+        record.face = Some(v1::Face {
+            embedding,
+            image: Vec::new(),
+        });
     }
     let _ = check_record(&record);
     let in_memory = Applicant::from_record(record);

@@ -60,6 +60,15 @@ impl Eye {
         }
     }
 
+    /// `unknown`, `right` or `left`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Eye::Unknown => "unknown",
+            Eye::Right => "right",
+            Eye::Left => "left",
+        }
+    }
+
     /// The record's code: 0 unknown, 1 right, 2 left.
     pub fn code(self) -> u8 {
         match self {

@@ -58,24 +58,31 @@ pub enum ProtoError {
         /// The position the record's first view states.
         record_position: u8,
     },
-    /// A finger image where only templates are taken: images are extracted by the service
-    /// that receives them from clients (coordinator, `abis serve`), never by a shard node.
+    /// An image where only templates are taken: images are extracted by the service that
+    /// receives them from clients (coordinator, `abis serve`), never by a shard node.
     #[error(
-        "finger {position}: an image reached a service that takes templates only; send images \
-         to the coordinator or `abis serve`, which extract them"
+        "{of}: an image reached a service that takes templates only; send images to the \
+         coordinator or `abis serve`, which extract them"
     )]
-    FingerImageNotExtracted {
-        /// The message's finger position.
-        position: u8,
+    ImageNotExtracted {
+        /// Whose image.
+        of: ImageOf,
     },
-    /// A finger image that gives no template: it cannot be read, states no usable resolution,
-    /// holds no view for the finger, or no minutiae were found in it.
-    #[error("finger {position}: bad finger image: {reason}")]
-    BadFingerImage {
-        /// The message's finger position.
-        position: u8,
+    /// An image that gives no template: it cannot be read, states no usable resolution, holds
+    /// no view for the finger or eye, or the extractor found nothing usable in it (too few
+    /// minutiae, no pupil, no face, a capture under the quality gate).
+    #[error("{of}: bad image: {reason}")]
+    BadImage {
+        /// Whose image.
+        of: ImageOf,
         /// Why, as the image reader or extractor said it.
         reason: String,
+    },
+    /// An iris or face carrying both an image and a template: which one was meant is unknown.
+    #[error("{of}: both an image and a template; send one")]
+    ImageAndTemplate {
+        /// Whose image.
+        of: ImageOf,
     },
     /// A minutia value out of its range (x or y above 16383, also after scaling to 500 ppi;
     /// angle above 255; quality above 100).
@@ -136,12 +143,34 @@ impl ProtoError {
                 | Self::BadFingerRecord { .. }
                 | Self::NoFingerView { .. }
                 | Self::FingerPositionMismatch { .. }
-                | Self::FingerImageNotExtracted { .. }
-                | Self::BadFingerImage { .. }
+                | Self::ImageNotExtracted { .. }
+                | Self::BadImage { .. }
+                | Self::ImageAndTemplate { .. }
                 | Self::MinutiaOutOfRange { .. }
                 | Self::BadIris { .. }
                 | Self::IrisLayoutMismatch { .. }
         )
+    }
+}
+
+/// Which template an image stands for, for errors and logs: `finger 3`, `left iris`, `face`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageOf {
+    /// The finger at this ISO position (1..=10).
+    Finger(u8),
+    /// The iris of this eye.
+    Iris(abis_engine::Eye),
+    /// The face.
+    Face,
+}
+
+impl std::fmt::Display for ImageOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Finger(position) => write!(f, "finger {position}"),
+            Self::Iris(eye) => write!(f, "{} iris", eye.name()),
+            Self::Face => f.write_str("face"),
+        }
     }
 }
 

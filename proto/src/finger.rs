@@ -9,7 +9,7 @@
 //! qualities are already in ISO terms after parsing. Nothing is clamped: a value that does not
 //! fit is a [`ProtoError`].
 
-use crate::error::{ProtoError, Result};
+use crate::error::{ImageOf, ProtoError, Result};
 use crate::v1;
 use abis_engine::{FingerTemplate, Minutia, MinutiaKind};
 
@@ -34,7 +34,9 @@ pub fn finger_from_proto(finger: v1::Finger) -> Result<FingerTemplate> {
             .map(|(i, m)| minutia_from_proto(m, position, i))
             .collect::<Result<_>>()?,
         Some(v1::finger::Template::Image(_)) => {
-            return Err(ProtoError::FingerImageNotExtracted { position })
+            return Err(ProtoError::ImageNotExtracted {
+                of: ImageOf::Finger(position),
+            })
         }
     };
     Ok(FingerTemplate { position, minutiae })

@@ -55,11 +55,11 @@ pub mod routing;
 pub mod search;
 pub mod status;
 
-pub use error::{ProtoError, Result};
+pub use error::{ImageOf, ProtoError, Result};
 pub use finger::{finger_from_proto, finger_to_proto, minutiae_from_record};
 pub use images::{
-    count_finger_images, extract_finger_images, put_finger_template, take_finger_images,
-    FingerImage, FingerImageExtractor, ImageBatchError, ImageRefusal,
+    count_images, extract_images, put_template, take_images, Extracted, Image, ImageBatchError,
+    ImageExtractor, ImageRefusal, ImageSlot, IrisCode,
 };
 pub use record::{
     batch_into_engine, checked_batch, eye_from_proto, eye_to_proto, record_to_proto, reference_id,

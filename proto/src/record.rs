@@ -11,7 +11,7 @@
 //! The reverse direction writes fingers as native minutiae at 500 ppi and needs the gallery's
 //! iris layout, which the engine's templates do not carry.
 
-use crate::error::{ProtoError, Result};
+use crate::error::{ImageOf, ProtoError, Result};
 use crate::finger::{finger_from_proto, finger_to_proto};
 use crate::v1;
 use abis_engine::{Eye, FaceTemplate, GalleryConfig, IrisTemplate, Record, ReferenceId};
@@ -89,10 +89,12 @@ pub fn record_to_proto(record: &Record, layout: &IrisLayout) -> v1::Record {
                 code: iris.code.clone(),
                 mask: iris.mask.clone(),
                 layout: Some((*layout).into()),
+                image: Vec::new(),
             })
             .collect(),
         face: record.face.as_ref().map(|f| v1::Face {
             embedding: f.embedding.clone(),
+            image: Vec::new(),
         }),
     }
 }
@@ -205,15 +207,34 @@ fn convert(record: v1::Record, gallery: Option<&IrisLayout>) -> Result<Record> {
         .into_iter()
         .map(|iris| iris_from_proto(iris, gallery))
         .collect::<Result<_>>()?;
-    out.face = record.face.map(|f| FaceTemplate {
-        embedding: f.embedding,
-    });
+    out.face = record.face.map(face_from_proto).transpose()?;
     Ok(out)
+}
+
+fn face_from_proto(face: v1::Face) -> Result<FaceTemplate> {
+    if !face.image.is_empty() {
+        return Err(match face.embedding.is_empty() {
+            true => ProtoError::ImageNotExtracted { of: ImageOf::Face },
+            false => ProtoError::ImageAndTemplate { of: ImageOf::Face },
+        });
+    }
+    Ok(FaceTemplate {
+        embedding: face.embedding,
+    })
 }
 
 fn iris_from_proto(iris: v1::Iris, gallery: Option<&IrisLayout>) -> Result<IrisTemplate> {
     let eye = eye_from_proto(iris.eye)?;
     let name = eye.name();
+    if !iris.image.is_empty() {
+        let of = ImageOf::Iris(eye);
+        return Err(
+            match iris.code.is_empty() && iris.mask.is_empty() && iris.layout.is_none() {
+                true => ProtoError::ImageNotExtracted { of },
+                false => ProtoError::ImageAndTemplate { of },
+            },
+        );
+    }
     let declared = iris
         .layout
         .as_ref()

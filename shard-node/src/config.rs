@@ -10,6 +10,7 @@
 //! clients' certificates, all three) unless `insecure_plaintext` is asked for explicitly, and
 //! asking for both is refused as ambiguous.
 
+use abis_engine::GalleryConfig;
 use anyhow::{bail, Context};
 use clap::Parser;
 use serde::Deserialize;
@@ -65,6 +66,12 @@ pub struct Args {
     /// `abis_engine::crypto`) [default: $ABIS_DATA_KEYS, else stored in clear].
     #[arg(long)]
     pub key_file: Option<PathBuf>,
+    /// The shape of a gallery this node creates: `synthetic` (Daugman 2,048-bit iris codes and
+    /// 512-d faces, as `abis generate` makes) or `images` (open-iris 12,800-bit codes and 128-d
+    /// faces, what the coordinator extracts from iris and face images) [default: synthetic]. An
+    /// existing gallery keeps its shape; naming another one refuses to start.
+    #[arg(long)]
+    pub gallery_shape: Option<GalleryConfig>,
 }
 
 /// The settings a TOML file may hold.
@@ -82,6 +89,7 @@ struct FileConfig {
     max_searches: Option<usize>,
     max_message_bytes: Option<usize>,
     key_file: Option<PathBuf>,
+    gallery_shape: Option<String>,
 }
 
 /// Paths of the node's TLS material.
@@ -114,6 +122,9 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// The key file (else `ABIS_DATA_KEYS`).
     pub key_file: Option<PathBuf>,
+    /// The shape of a gallery this node creates (`None`: the default); an existing gallery
+    /// must have it when given.
+    pub gallery_shape: Option<GalleryConfig>,
 }
 
 impl Args {
@@ -152,7 +163,13 @@ impl Args {
         if max_searches == 0 || max_message_bytes < 1 << 20 {
             bail!("max_searches must be at least 1 and max_message_bytes at least 1 MiB");
         }
+        let gallery_shape = match (self.gallery_shape, file.gallery_shape) {
+            (Some(shape), _) => Some(shape),
+            (None, Some(name)) => Some(name.parse().map_err(anyhow::Error::msg)?),
+            (None, None) => None,
+        };
         Ok(Config {
+            gallery_shape,
             listen,
             data_dir,
             shard_id,

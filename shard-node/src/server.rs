@@ -45,6 +45,7 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let fence = EpochFence::open(&config.data_dir)?;
     let engine_dir = config.data_dir.join("engine");
+    let gallery_shape = config.gallery_shape;
     let keyring = abis_engine::crypto::keyring_from(config.key_file.as_deref())
         .context("cannot read the data keys")?
         .map(Arc::new);
@@ -59,6 +60,7 @@ pub async fn run_with(config: Config, mut launch: Launch) -> anyhow::Result<()> 
     );
     let engine = tokio::task::spawn_blocking(move || {
         let options = EngineOptions {
+            gallery: gallery_shape,
             partitioner: Some(crate::slots::PARTITIONER),
             keyring,
             ..EngineOptions::default()

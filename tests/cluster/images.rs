@@ -80,7 +80,7 @@ async fn the_coordinator_extracts_finger_images_and_the_nodes_hold_templates() {
     }
     let text = abis_server_kit::metrics::http_get(metrics, "/metrics").unwrap();
     assert!(
-        text.contains(r#"abis_finger_image_extract_seconds_count{outcome="ok"} 6"#),
+        text.contains(r#"abis_image_extract_seconds_count{modality="finger",outcome="ok"} 6"#),
         "{text}"
     );
 }

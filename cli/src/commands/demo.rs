@@ -151,7 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(Engine::open(
         &dir,
         EngineOptions {
-            calibration,
+            calibration: Some(calibration),
             keyring: super::keyring(),
             ..Default::default()
         },

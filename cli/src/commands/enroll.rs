@@ -12,9 +12,12 @@ use std::time::Instant;
 pub struct Args {
     #[command(flatten)]
     dir: DataDir,
+    #[command(flatten)]
+    shape: super::ShapeArgs,
     /// Population files (from `abis generate`) and/or applicant folders (a folder holding a
-    /// registration `manifest.json`, or the manifest itself; fingers may be minutiae records or
-    /// finger images, extracted here with LEADER).
+    /// registration `manifest.json`, or the manifest itself; fingers, irises and the face may
+    /// be images, extracted here: a gallery for iris or face images needs
+    /// `--gallery-shape images`).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Records per atomic, fsynced batch.
@@ -29,8 +32,8 @@ pub struct Args {
 /// Enrols a file's records in batches; each batch is acknowledged once durable.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     crate::ensure_input!(args.batch >= 1, "--batch must be at least 1");
-    let engine = super::open_or_create(&args.dir.path())?;
-    let layout = engine.shape().iris_layout;
+    let engine = super::open_or_create(&args.dir.path(), &args.shape)?;
+    let shape = engine.shape();
     let bar = progress::bar(0, "enrol");
     let t = Instant::now();
     let (mut inserted, mut present) = (0u64, 0u64);
@@ -51,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
-    for record in super::input::records(&args.files, &layout) {
+    for record in super::input::records(&args.files, &shape) {
         batch.push(record?);
         if batch.len() == args.batch {
             bar.inc(batch.len() as u64);

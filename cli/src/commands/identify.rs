@@ -37,9 +37,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_results: args.max_results,
         threshold: Threshold::Fpir(args.fpir),
     };
-    let layout = engine.shape().iris_layout;
+    let shape = engine.shape();
     let probes: Vec<_> =
-        super::input::records(&args.files, &layout).collect::<anyhow::Result<_>>()?;
+        super::input::records(&args.files, &shape).collect::<anyhow::Result<_>>()?;
     let t = Instant::now();
     let (mut with_candidates, mut total) = (0usize, 0usize);
     for chunk in probes.chunks(args.batch) {

@@ -1,13 +1,13 @@
 //! Where `enroll`, `identify` and `verify` read records: population files (from `abis
 //! generate`) or applicant folders, the registration client's format (a folder holding
-//! `manifest.json`, or the manifest itself), whose fingers may be minutiae records or finger
-//! images. Images are turned into templates here, in this process, by LEADER, exactly as
-//! `abis serve` and the coordinator do ([`abis_proto::extract_finger_images`]).
+//! `manifest.json`, or the manifest itself), whose fingers, irises and face may be images. Images
+//! are turned into templates here, in this process, exactly as `abis serve` and the coordinator
+//! do ([`abis_proto::extract_images`]).
 
 use abis_coordinator::images::default_extractor;
+use abis_engine::GalleryConfig;
 use abis_engine::Record;
-use abis_matchers::iris::IrisLayout;
-use abis_proto::{FingerImageExtractor, ImageBatchError};
+use abis_proto::{ImageBatchError, ImageExtractor};
 use abis_registration::{Applicant, MANIFEST_FILE};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -44,12 +44,12 @@ pub fn manifest_of(path: &Path) -> PathBuf {
     }
 }
 
-/// The records of `paths` in order, as engine records for a gallery whose irises are in
-/// `layout`. Unreadable input is a bad request (exit 2) naming the file; a missing extraction
-/// model is an error saying how to fetch it.
+/// The records of `paths` in order, as engine records for a gallery of `shape`. Unreadable
+/// input is a bad request (exit 2) naming the file, and so are iris or face images for a
+/// gallery not made for them; a missing extraction model is an error saying how to fetch it.
 pub fn records<'a>(
     paths: &'a [PathBuf],
-    layout: &'a IrisLayout,
+    shape: &'a GalleryConfig,
 ) -> impl Iterator<Item = anyhow::Result<Record>> + 'a {
     let images = OnceLock::new();
     paths
@@ -63,37 +63,55 @@ pub fn records<'a>(
                     }
                 }
                 Source::Applicant(manifest) => {
-                    Box::new(std::iter::once(applicant(&manifest, layout, &images)))
+                    Box::new(std::iter::once(applicant(&manifest, shape, &images)))
                 }
             }
         })
 }
 
-/// The applicant of `manifest` as an engine record, its finger images extracted.
+/// The applicant of `manifest` as an engine record, its images extracted.
 fn applicant(
     manifest: &Path,
-    layout: &IrisLayout,
-    images: &OnceLock<Arc<dyn FingerImageExtractor>>,
+    shape: &GalleryConfig,
+    images: &OnceLock<Arc<dyn ImageExtractor>>,
 ) -> anyhow::Result<Record> {
     let mut record = Applicant::load(manifest).map_err(crate::bad_input)?.record;
     let packet = record.reference_id.clone();
-    if abis_proto::count_finger_images(std::slice::from_ref(&record)) > 0 {
-        // Loaded once, at the first image; without the model every image fails saying how to
-        // fetch it.
+    let iris_images = record.irises.iter().any(|i| !i.image.is_empty());
+    let face_image = record.face.as_ref().is_some_and(|f| !f.image.is_empty());
+    let extracted = GalleryConfig::IMAGES;
+    if (iris_images && shape.iris_layout != extracted.iris_layout)
+        || (face_image && shape.face_dim != extracted.face_dim)
+    {
+        return Err(crate::bad_input(anyhow::anyhow!(
+            "applicant {packet} ({}): iris and face images become 16 x 200 x 4 iris codes and \
+             128-d faces, but this gallery holds {} x {} x {} codes and {}-d faces; make a \
+             gallery for them with --gallery-shape images",
+            manifest.display(),
+            shape.iris_layout.rows(),
+            shape.iris_layout.cols(),
+            shape.iris_layout.bits_per_cell(),
+            shape.face_dim
+        )));
+    }
+    if abis_proto::count_images(std::slice::from_ref(&record)) > 0 {
+        // Loaded once, at the first image; without a model every image of its modality fails
+        // saying how to fetch it.
         let extractor = images.get_or_init(default_extractor);
-        abis_proto::extract_finger_images(std::slice::from_mut(&mut record), &**extractor)
-            .map_err(|e| match e {
+        abis_proto::extract_images(std::slice::from_mut(&mut record), &**extractor).map_err(
+            |e| match e {
                 ImageBatchError::Refused(refused) => crate::bad_input(anyhow::anyhow!(
                     "applicant {packet} ({}): {}",
                     manifest.display(),
                     refused.error
                 )),
-                failed @ ImageBatchError::Failed { .. } => {
+                failed @ (ImageBatchError::Failed { .. } | ImageBatchError::Unavailable { .. }) => {
                     anyhow::anyhow!("applicant {packet}: {failed}")
                 }
-            })?;
+            },
+        )?;
     }
-    record.into_engine(layout).map_err(|e| {
+    record.into_engine(&shape.iris_layout).map_err(|e| {
         crate::bad_input(anyhow::anyhow!(
             "applicant {packet} ({}): {e}",
             manifest.display()

@@ -64,12 +64,24 @@ impl DataDir {
     }
 }
 
-/// Opens the gallery with default options, creating it if `dir` holds none (for the commands
-/// that make galleries).
-pub fn open_or_create(dir: &Path) -> anyhow::Result<Engine> {
+/// The shape of a gallery a command creates.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ShapeArgs {
+    /// The shape of a new gallery: `synthetic` (Daugman 2,048-bit iris codes and 512-d faces,
+    /// as `abis generate` makes) or `images` (open-iris 12,800-bit codes and 128-d faces: what
+    /// abis extracts from iris and face images) [default: synthetic]. An existing gallery keeps
+    /// its shape; naming another one is refused.
+    #[arg(long)]
+    pub gallery_shape: Option<abis_engine::GalleryConfig>,
+}
+
+/// Opens the gallery, creating it in `shape` if `dir` holds none (for the commands that make
+/// galleries).
+pub fn open_or_create(dir: &Path, shape: &ShapeArgs) -> anyhow::Result<Engine> {
     Ok(Engine::open(
         dir,
         EngineOptions {
+            gallery: shape.gallery_shape,
             keyring: keyring(),
             ..EngineOptions::default()
         },

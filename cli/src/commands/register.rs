@@ -52,6 +52,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "coordinator")]
     create_gallery: bool,
     #[command(flatten)]
+    shape: super::ShapeArgs,
+    #[command(flatten)]
     state: StateArgs,
     /// Target false-positive identification rate of each search.
     #[arg(long, default_value_t = 1e-3)]
@@ -90,12 +92,12 @@ impl Args {
         let Some(endpoint) = &self.coordinator else {
             let dir = self.gallery.path();
             let engine = if self.create_gallery {
-                super::open_or_create(&dir)?
+                super::open_or_create(&dir, &self.shape)?
             } else {
                 super::open_existing(&dir)?
             };
             let backend = EmbeddedBackend::new(Arc::new(engine))
-                .with_finger_images(abis_coordinator::images::default_extractor());
+                .with_images(abis_coordinator::images::default_extractor());
             return Ok(AnyBackend::Embedded(backend));
         };
         let mut config = GrpcConfig::new(endpoint.clone());

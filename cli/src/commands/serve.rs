@@ -54,10 +54,16 @@ pub struct Args {
     /// gallery is refused (exit 2): serving a mistyped path would answer "no match" to everyone.
     #[arg(long)]
     create: bool,
+    /// The shape of a gallery `--create` makes: `synthetic` (Daugman 2,048-bit iris codes and
+    /// 512-d faces, as `abis generate` makes) or `images` (open-iris 12,800-bit codes and 128-d
+    /// faces: what this server extracts from iris and face images) [default: synthetic]. An
+    /// existing gallery keeps its shape; naming another one refuses to start.
+    #[arg(long)]
+    gallery_shape: Option<abis_engine::GalleryConfig>,
     /// Request limits and search deadlines.
     #[command(flatten)]
     limits: LimitArgs,
-    /// Finger images in requests.
+    /// Images (fingers, irises, faces) in requests.
     #[command(flatten)]
     images: ImageArgs,
 }
@@ -138,6 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 max_searches: std::thread::available_parallelism().map_or(2, |n| n.get()),
                 max_message_bytes,
                 key_file: super::key_file(),
+                gallery_shape: args.gallery_shape,
             },
             Launch::Embedded {
                 bound: Some(bound),

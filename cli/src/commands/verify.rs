@@ -31,9 +31,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = super::open_existing(&args.dir.path())?;
     let reference = ReferenceId::new(args.reference)?;
-    let layout = engine.shape().iris_layout;
+    let shape = engine.shape();
     let files = [args.file.clone()];
-    let probe = super::input::records(&files, &layout)
+    let probe = super::input::records(&files, &shape)
         .nth(args.index)
         .ok_or_else(|| {
             crate::bad_input(anyhow::anyhow!(

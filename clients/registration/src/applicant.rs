@@ -3,7 +3,8 @@
 //!
 //! A finger file is either a minutiae record (it starts with [`MINUTIAE_RECORD_MAGIC`]) or a
 //! finger image (an ISO/IEC 19794-4 record, or a PNG, TIFF, JPEG, JPEG 2000 or WSQ file with its
-//! resolution in its header), sent as the image for the service to extract.
+//! resolution in its header), sent as the image for the service to extract. Iris and face
+//! images (ISO/IEC 19794-6 and 19794-5 records, PNG, JPEG, JPEG 2000) are sent the same way.
 //!
 //! The checks are the ones a file can fail on its own: finger records are parsed with the same
 //! reader the service uses ([`abis_proto::minutiae_from_record`], which runs
@@ -17,11 +18,12 @@
 //! A folder is outside input: the manifest may name only files inside its own folder (relative
 //! names without `..`, resolving, links followed, to a place inside the folder), each a regular
 //! file no larger than its kind needs ([`MAX_MANIFEST_BYTES`], [`MAX_FINGER_FILE_BYTES`],
-//! [`MAX_FINGER_IMAGE_BYTES`], [`MAX_IRIS_FILE_BYTES`], [`MAX_FACE_FILE_BYTES`]). Anything else is refused before a byte of
+//! [`MAX_FINGER_IMAGE_BYTES`], [`MAX_IRIS_FILE_BYTES`], [`MAX_IRIS_IMAGE_BYTES`],
+//! [`MAX_FACE_FILE_BYTES`], [`MAX_FACE_IMAGE_BYTES`]). Anything else is refused before a byte of
 //! it is read, and the refusal says which rule it broke, not what the file holds.
 
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
+use crate::manifest::{image_kind, ImageKind, IrisContent, Manifest};
 use abis_matchers::iris::IrisLayout;
 use abis_proto::v1;
 use std::io::Read;
@@ -40,6 +42,10 @@ pub const MINUTIAE_RECORD_MAGIC: &[u8; 4] = b"FMR\0";
 pub const MAX_IRIS_FILE_BYTES: u64 = 8 << 10;
 /// Largest face file read (4,096 f32 values).
 pub const MAX_FACE_FILE_BYTES: u64 = 16 << 10;
+/// Largest iris image read (a 640 x 480 capture stored raw is 300 KiB).
+pub const MAX_IRIS_IMAGE_BYTES: u64 = 1 << 20;
+/// Largest face image read (a full-frontal ISO/IEC 19794-5 portrait, JPEG or JPEG 2000).
+pub const MAX_FACE_IMAGE_BYTES: u64 = 4 << 20;
 
 /// Reads `name` from the applicant folder `base`, refusing names that leave the folder,
 /// anything but a regular file, and files over `cap` bytes.
@@ -145,16 +151,33 @@ impl Applicant {
             });
         }
         for iris in &manifest.irises {
-            let layout = v1::IrisLayout {
-                rows: iris.rows,
-                cols: iris.cols,
-                bits_per_cell: iris.bits_per_cell,
-            };
-            record.irises.push(v1::Iris {
-                eye: iris.eye.to_proto() as i32,
-                code: read(&iris.code, MAX_IRIS_FILE_BYTES)?,
-                mask: read(&iris.mask, MAX_IRIS_FILE_BYTES)?,
-                layout: Some(layout),
+            let (eye, content) = iris
+                .content()
+                .map_err(|reason| Error::applicant(packet, reason))?;
+            let eye = eye.to_proto() as i32;
+            record.irises.push(match content {
+                IrisContent::Code { code, mask, layout } => v1::Iris {
+                    eye,
+                    code: read(code, MAX_IRIS_FILE_BYTES)?,
+                    mask: read(mask, MAX_IRIS_FILE_BYTES)?,
+                    layout: Some(layout),
+                    image: Vec::new(),
+                },
+                IrisContent::Image(image) => v1::Iris {
+                    eye,
+                    image: read(image, MAX_IRIS_IMAGE_BYTES)?,
+                    ..Default::default()
+                },
+            });
+        }
+        if manifest.face.is_some() && manifest.face_image.is_some() {
+            let reason = "give either \"face\" (an embedding) or \"face_image\", not both";
+            return Err(Error::applicant(packet, reason));
+        }
+        if let Some(image) = &manifest.face_image {
+            record.face = Some(v1::Face {
+                image: read(image, MAX_FACE_IMAGE_BYTES)?,
+                ..Default::default()
             });
         }
         if let Some(face) = &manifest.face {
@@ -170,7 +193,10 @@ impl Applicant {
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
-            record.face = Some(v1::Face { embedding });
+            record.face = Some(v1::Face {
+                embedding,
+                image: Vec::new(),
+            });
         }
         Self::from_record(record)
     }
@@ -206,7 +232,7 @@ pub fn check_record(record: &v1::Record) -> Result<()> {
                     );
                     return Err(Error::applicant(packet, reason));
                 }
-                if crate::manifest::finger_image_kind(bytes).is_none() {
+                if !image_kind(bytes).is_some_and(ImageKind::is_finger) {
                     let reason = format!(
                         "finger {position}: neither a minutiae record nor a finger image \
                          (ISO/IEC 19794-4, PNG, JPEG 2000, WSQ, JPEG or TIFF)"
@@ -226,6 +252,24 @@ pub fn check_record(record: &v1::Record) -> Result<()> {
             return Err(Error::applicant(packet, reason));
         }
         let bad = |e: String| Error::applicant(packet, format!("{} iris: {e}", eye.name()));
+        if !iris.image.is_empty() {
+            // Decoded and encoded by the service, which names the image it cannot read.
+            if iris.image.len() as u64 > MAX_IRIS_IMAGE_BYTES {
+                let size = iris.image.len();
+                return Err(bad(format!(
+                    "an image of {size} bytes, at most {MAX_IRIS_IMAGE_BYTES}"
+                )));
+            }
+            if !image_kind(&iris.image).is_some_and(ImageKind::is_iris) {
+                return Err(bad(
+                    "not an iris image (ISO/IEC 19794-6, PNG, JPEG or JPEG 2000)".into(),
+                ));
+            }
+            if !iris.code.is_empty() || !iris.mask.is_empty() || iris.layout.is_some() {
+                return Err(bad("both an image and a code".into()));
+            }
+            continue;
+        }
         let declared = iris
             .layout
             .as_ref()
@@ -235,7 +279,23 @@ pub fn check_record(record: &v1::Record) -> Result<()> {
             .check(&iris.code, &iris.mask)
             .map_err(|e| bad(e.to_string()))?;
     }
-    if let Some(face) = &record.face {
+    if let Some(face) = record.face.as_ref().filter(|f| !f.image.is_empty()) {
+        let bad = |e: String| Error::applicant(packet, format!("face: {e}"));
+        if face.image.len() as u64 > MAX_FACE_IMAGE_BYTES {
+            let size = face.image.len();
+            return Err(bad(format!(
+                "an image of {size} bytes, at most {MAX_FACE_IMAGE_BYTES}"
+            )));
+        }
+        if !image_kind(&face.image).is_some_and(ImageKind::is_face) {
+            return Err(bad(
+                "not a face image (ISO/IEC 19794-5, PNG, JPEG or JPEG 2000)".into(),
+            ));
+        }
+        if !face.embedding.is_empty() {
+            return Err(bad("both an image and an embedding".into()));
+        }
+    } else if let Some(face) = &record.face {
         if face.embedding.is_empty() {
             return Err(Error::applicant(packet, "face embedding is empty"));
         }

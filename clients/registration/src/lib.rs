@@ -69,7 +69,9 @@ pub use backend::{
     AnyBackend, DedupBackend, DedupError, EmbeddedBackend, GrpcBackend, GrpcConfig, TlsSettings,
 };
 pub use error::{Error, Result};
-pub use manifest::{finger_image_kind, write_applicant, write_manifest, Manifest, MANIFEST_FILE};
+pub use manifest::{
+    image_kind, write_applicant, write_manifest, ImageKind, IrisContent, Manifest, MANIFEST_FILE,
+};
 pub use registrar::{Registrar, RegistrarConfig};
 pub use retry::RetryPolicy;
 pub use store::{PacketState, Registration, RegistrationStore, StateFilter};

@@ -6,7 +6,8 @@
 //!   "packet_id": "10001100010001120240101120000",
 //!   "fingers": [{"position": 1, "file": "finger-1.iso"}],
 //!   "irises": [{"eye": "left", "code": "iris-left.code", "mask": "iris-left.mask",
-//!               "rows": 8, "cols": 128, "bits_per_cell": 2}],
+//!               "rows": 8, "cols": 128, "bits_per_cell": 2},
+//!              {"eye": "right", "image": "iris-right.iir"}],
 //!   "face": "face.f32"
 //! }
 //! ```
@@ -14,8 +15,11 @@
 //! Finger files are standard minutiae records (ISO/IEC 19794-2:2005 or :2011, ANSI/INCITS
 //! 378-2004) or finger images (an ISO/IEC 19794-4 record, or a PNG, TIFF, JPEG, JPEG 2000 or WSQ
 //! file stating its resolution), told apart by their first bytes and passed to the service
-//! unchanged (it extracts the images); iris files are the raw code and mask bytes in the
-//! declared layout; the face file is the embedding as little-endian f32 values. A folder keeps
+//! unchanged (it extracts the images); an iris is either its raw code and mask bytes in the
+//! declared layout or an `image` (an ISO/IEC 19794-6 record, or a PNG, JPEG or JPEG 2000 file);
+//! the face is either `face`, the embedding as little-endian f32 values, or `face_image` (an
+//! ISO/IEC 19794-5 record, or a PNG, JPEG or JPEG 2000 file). Images go to the service, which
+//! extracts them. A folder keeps
 //! the files as a registration client receives them from capture, so the manifest is the only
 //! file this crate defines. Unknown fields are refused, so a typo is an error rather than a
 //! silently missing modality.
@@ -41,9 +45,12 @@ pub struct Manifest {
     /// Iris codes, each eye at most once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub irises: Vec<IrisFiles>,
-    /// The face embedding file (little-endian f32), when a face was captured.
+    /// The face embedding file (little-endian f32), when a face was captured as an embedding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face: Option<String>,
+    /// The face image file, when a face was captured as an image (not with `face`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub face_image: Option<String>,
 }
 
 /// One finger's file: a minutiae record or a finger image.
@@ -84,22 +91,107 @@ impl EyeName {
     }
 }
 
-/// One iris's code and mask files and their layout.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One iris: its code and mask files and their layout, or its image file (see the module
+/// docs); [`IrisFiles::content`] says which, refusing a mix.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IrisFiles {
     /// Which eye.
-    pub eye: EyeName,
+    pub eye: Option<EyeName>,
     /// The code bits, relative to the manifest.
-    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     /// The mask bits (same length as the code), relative to the manifest.
-    pub mask: String,
-    /// Radial bands of the layout.
-    pub rows: u32,
-    /// Angular samples of the layout.
-    pub cols: u32,
-    /// Bits per cell of the layout.
-    pub bits_per_cell: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+    /// Radial bands of the code's layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u32>,
+    /// Angular samples of the code's layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cols: Option<u32>,
+    /// Bits per cell of the code's layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits_per_cell: Option<u32>,
+    /// The iris image (ISO/IEC 19794-6 record, PNG, JPEG or JPEG 2000), relative to the
+    /// manifest, instead of a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// What an iris entry of a manifest holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrisContent<'a> {
+    /// A code and its mask in a declared layout.
+    Code {
+        /// The code file.
+        code: &'a str,
+        /// The mask file.
+        mask: &'a str,
+        /// The declared layout.
+        layout: v1::IrisLayout,
+    },
+    /// An image file.
+    Image(&'a str),
+}
+
+impl IrisFiles {
+    /// The entry for a code and mask in `layout`.
+    pub fn code(eye: EyeName, code: String, mask: String, layout: &v1::IrisLayout) -> Self {
+        Self {
+            eye: Some(eye),
+            code: Some(code),
+            mask: Some(mask),
+            rows: Some(layout.rows),
+            cols: Some(layout.cols),
+            bits_per_cell: Some(layout.bits_per_cell),
+            image: None,
+        }
+    }
+
+    /// The entry for an image.
+    pub fn image(eye: EyeName, image: String) -> Self {
+        Self {
+            eye: Some(eye),
+            image: Some(image),
+            ..Self::default()
+        }
+    }
+
+    /// The eye and what the entry holds: a complete code entry (code, mask, rows, cols,
+    /// bits_per_cell) or an image alone. Anything else is refused, saying what is wrong.
+    pub fn content(&self) -> std::result::Result<(EyeName, IrisContent<'_>), String> {
+        let eye = self.eye.ok_or("an iris entry needs its \"eye\"")?;
+        let code_fields = [
+            self.code.is_some(),
+            self.mask.is_some(),
+            self.rows.is_some(),
+            self.cols.is_some(),
+            self.bits_per_cell.is_some(),
+        ];
+        match (&self.image, &self.code, &self.mask) {
+            (Some(image), _, _) if !code_fields.contains(&true) => {
+                Ok((eye, IrisContent::Image(image)))
+            }
+            (None, Some(code), Some(mask)) if !code_fields.contains(&false) => Ok((
+                eye,
+                IrisContent::Code {
+                    code,
+                    mask,
+                    layout: v1::IrisLayout {
+                        rows: self.rows.unwrap_or_default(),
+                        cols: self.cols.unwrap_or_default(),
+                        bits_per_cell: self.bits_per_cell.unwrap_or_default(),
+                    },
+                },
+            )),
+            _ => Err(format!(
+                "{} iris: give either \"image\" alone or all of \"code\", \"mask\", \"rows\", \
+                 \"cols\" and \"bits_per_cell\"",
+                eye.name()
+            )),
+        }
+    }
 }
 
 impl Manifest {
@@ -145,6 +237,7 @@ pub fn write_applicant(dir: &Path, record: &v1::Record) -> Result<PathBuf> {
         fingers: Vec::new(),
         irises: Vec::new(),
         face: None,
+        face_image: None,
     };
     for finger in &record.fingers {
         let (bytes, extension) = match &finger.template {
@@ -152,9 +245,10 @@ pub fn write_applicant(dir: &Path, record: &v1::Record) -> Result<PathBuf> {
             Some(v1::finger::Template::Minutiae(native)) => {
                 (iso_record(packet, finger, native)?, "iso")
             }
-            Some(v1::finger::Template::Image(bytes)) => {
-                (bytes.clone(), finger_image_kind(bytes).unwrap_or("img"))
-            }
+            Some(v1::finger::Template::Image(bytes)) => (
+                bytes.clone(),
+                image_kind(bytes).map_or("img", |k| k.extension()),
+            ),
             None => {
                 let reason = format!("finger {} has no template", finger.position);
                 return Err(Error::applicant(packet, reason));
@@ -172,44 +266,118 @@ pub fn write_applicant(dir: &Path, record: &v1::Record) -> Result<PathBuf> {
             Ok(v1::Eye::Right) => EyeName::Right,
             _ => return Err(Error::applicant(packet, format!("iris eye {}", iris.eye))),
         };
-        let layout = iris.layout.as_ref().ok_or_else(|| {
-            Error::applicant(packet, format!("iris {} has no layout", eye.name()))
-        })?;
-        manifest.irises.push(IrisFiles {
-            eye,
-            code: put(format!("iris-{}.code", eye.name()), &iris.code)?,
-            mask: put(format!("iris-{}.mask", eye.name()), &iris.mask)?,
-            rows: layout.rows,
-            cols: layout.cols,
-            bits_per_cell: layout.bits_per_cell,
-        });
+        let content = if iris.image.is_empty() {
+            let layout = iris.layout.as_ref().ok_or_else(|| {
+                Error::applicant(packet, format!("iris {} has no layout", eye.name()))
+            })?;
+            IrisFiles::code(
+                eye,
+                put(format!("iris-{}.code", eye.name()), &iris.code)?,
+                put(format!("iris-{}.mask", eye.name()), &iris.mask)?,
+                layout,
+            )
+        } else {
+            let kind = image_kind(&iris.image).map_or("img", |k| k.extension());
+            IrisFiles::image(
+                eye,
+                put(format!("iris-{}.{kind}", eye.name()), &iris.image)?,
+            )
+        };
+        manifest.irises.push(content);
     }
     if let Some(face) = &record.face {
-        let bytes: Vec<u8> = face
-            .embedding
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        manifest.face = Some(put("face.f32".into(), &bytes)?);
+        if face.image.is_empty() {
+            let bytes: Vec<u8> = face
+                .embedding
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            manifest.face = Some(put("face.f32".into(), &bytes)?);
+        } else {
+            let kind = image_kind(&face.image).map_or("img", |k| k.extension());
+            manifest.face_image = Some(put(format!("face.{kind}"), &face.image)?);
+        }
     }
     let path = dir.join(MANIFEST_FILE);
     write_manifest(&path, &manifest)?;
     Ok(path)
 }
 
-/// The usual file name extension of a finger image, from its first bytes: an ISO/IEC 19794-4
-/// record (`fir`), PNG, JPEG 2000 (`jp2` file or `j2k` codestream), WSQ, JPEG or TIFF; `None`
-/// for anything else. Only a name: the service decodes what it receives.
-pub fn finger_image_kind(bytes: &[u8]) -> Option<&'static str> {
-    const KINDS: [(&[u8], &str); 8] = [
-        (b"FIR\0", "fir"),
-        (b"\x89PNG", "png"),
-        (b"\0\0\0\x0cjP  ", "jp2"),
-        (b"\xff\x4f\xff\x51", "j2k"),
-        (b"\xff\xa0\xff\xa8", "wsq"),
-        (b"\xff\xd8", "jpg"),
-        (b"II*\0", "tif"),
-        (b"MM\0*", "tif"),
+/// An image file's kind, from its first bytes: only a name and a first check (the service
+/// decodes what it receives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// An ISO/IEC 19794-4 finger image record.
+    FingerRecord,
+    /// An ISO/IEC 19794-6 iris image record.
+    IrisRecord,
+    /// An ISO/IEC 19794-5 face image record.
+    FaceRecord,
+    /// PNG.
+    Png,
+    /// A JPEG 2000 file (JP2).
+    Jp2,
+    /// A bare JPEG 2000 codestream.
+    J2k,
+    /// WSQ (fingers only).
+    Wsq,
+    /// JPEG.
+    Jpeg,
+    /// TIFF (fingers only).
+    Tiff,
+}
+
+impl ImageKind {
+    /// The usual file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::FingerRecord => "fir",
+            Self::IrisRecord => "iir",
+            Self::FaceRecord => "fac",
+            Self::Png => "png",
+            Self::Jp2 => "jp2",
+            Self::J2k => "j2k",
+            Self::Wsq => "wsq",
+            Self::Jpeg => "jpg",
+            Self::Tiff => "tif",
+        }
+    }
+
+    /// Whether a finger may be sent in this kind: its record, or any image file.
+    pub fn is_finger(self) -> bool {
+        !matches!(self, Self::IrisRecord | Self::FaceRecord)
+    }
+
+    /// Whether an iris or face may be sent in this kind: its own record (`record`), PNG, JPEG
+    /// or JPEG 2000.
+    fn is_photo_or(self, record: Self) -> bool {
+        self == record || matches!(self, Self::Png | Self::Jp2 | Self::J2k | Self::Jpeg)
+    }
+
+    /// Whether an iris may be sent in this kind.
+    pub fn is_iris(self) -> bool {
+        self.is_photo_or(Self::IrisRecord)
+    }
+
+    /// Whether a face may be sent in this kind.
+    pub fn is_face(self) -> bool {
+        self.is_photo_or(Self::FaceRecord)
+    }
+}
+
+/// The kind of an image from its first bytes; `None` for anything else.
+pub fn image_kind(bytes: &[u8]) -> Option<ImageKind> {
+    const KINDS: [(&[u8], ImageKind); 10] = [
+        (b"FIR\0", ImageKind::FingerRecord),
+        (b"IIR\0", ImageKind::IrisRecord),
+        (b"FAC\0", ImageKind::FaceRecord),
+        (b"\x89PNG", ImageKind::Png),
+        (b"\0\0\0\x0cjP  ", ImageKind::Jp2),
+        (b"\xff\x4f\xff\x51", ImageKind::J2k),
+        (b"\xff\xa0\xff\xa8", ImageKind::Wsq),
+        (b"\xff\xd8", ImageKind::Jpeg),
+        (b"II*\0", ImageKind::Tiff),
+        (b"MM\0*", ImageKind::Tiff),
     ];
     KINDS
         .iter()

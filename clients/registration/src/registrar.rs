@@ -40,8 +40,8 @@ pub struct RegistrarConfig {
     pub retry: RetryPolicy,
     /// Most applicants per de-dup job (1 to 1,000).
     pub batch_size: usize,
-    /// Most finger images per de-dup job (the service refuses a call with more than its
-    /// `--max-finger-images`, 100 by default); a job also stays under [`MAX_JOB_BYTES`].
+    /// Most images (fingers, irises, faces) per de-dup job (the service refuses a call with more
+    /// than its `--max-images`, 100 by default); a job also stays under [`MAX_JOB_BYTES`].
     pub max_images_per_job: usize,
 }
 
@@ -421,7 +421,7 @@ fn batches(
     let (mut images, mut bytes) = (0, 0);
     for applicant in applicants {
         let (i, b) = (
-            abis_proto::count_finger_images(std::slice::from_ref(&applicant.record)),
+            abis_proto::count_images(std::slice::from_ref(&applicant.record)),
             applicant.record.encoded_len(),
         );
         match out.last_mut() {

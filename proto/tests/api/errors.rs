@@ -216,6 +216,7 @@ fn batches_are_refused_whole_naming_the_bad_record() {
         reference_id: id.into(),
         face: Some(v1::Face {
             embedding: vec![1.0; 512],
+            image: Vec::new(),
         }),
         ..Default::default()
     };

@@ -34,6 +34,7 @@ fn iris(rng: &mut ChaCha8Rng, eye: v1::Eye) -> v1::Iris {
         code: (0..n).map(|_| rng.gen()).collect(),
         mask: (0..n).map(|_| rng.gen::<u8>() | 0x0f).collect(),
         layout: Some(layout().into()),
+        image: Vec::new(),
     }
 }
 
@@ -70,6 +71,7 @@ fn full_record(seed: u64) -> v1::Record {
         ],
         face: Some(v1::Face {
             embedding: (0..512).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+            image: Vec::new(),
         }),
     }
 }
@@ -129,7 +131,10 @@ fn records_survive_the_engine_and_come_back_equal() {
     // A face of exactly unit length, so that the engine's normalisation changes nothing.
     let mut face = vec![0.0f32; 512];
     face[17] = 1.0;
-    wire.face = Some(v1::Face { embedding: face });
+    wire.face = Some(v1::Face {
+        embedding: face,
+        image: Vec::new(),
+    });
     let record = Record::try_from(wire.clone()).unwrap();
     engine.insert(record.clone()).unwrap();
     let stored = engine.get(&record.reference_id).unwrap();

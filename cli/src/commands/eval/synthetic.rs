@@ -228,7 +228,7 @@ pub fn run(args: SyntheticArgs) -> anyhow::Result<ExitCode> {
     let engine = Engine::open(
         dir.path(),
         EngineOptions {
-            calibration,
+            calibration: Some(calibration),
             ..Default::default()
         },
     )?;

@@ -8,10 +8,9 @@
 //! servers' (`abis_proto`), so the registrar sees one shape whichever backend ran the job. An
 //! engine answers completely or not at all, so its results are marked `COMPLETE`.
 //!
-//! Finger images are extracted first by the extractor given with
-//! [`EmbeddedBackend::with_finger_images`], the way a server does
-//! ([`abis_proto::extract_finger_images`]); without one they are refused as a shard node
-//! refuses them.
+//! Images (fingers, irises, faces) are extracted first by the extractor given with
+//! [`EmbeddedBackend::with_images`], the way a server does ([`abis_proto::extract_images`]);
+//! without one they are refused as a shard node refuses them.
 //!
 //! The engine is synchronous and CPU-bound; the job runs on tokio's blocking pool. The job id
 //! is only used in logs: an engine's inserts are idempotent on their own.
@@ -19,7 +18,7 @@
 use super::{DedupBackend, DedupError};
 use abis_engine::{Engine, EngineError};
 use abis_proto::status::ToErrorDetail;
-use abis_proto::{v1, FingerImageExtractor, ImageBatchError};
+use abis_proto::{v1, ImageBatchError, ImageExtractor};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -27,7 +26,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct EmbeddedBackend {
     engine: Arc<Engine>,
-    images: Option<Arc<dyn FingerImageExtractor>>,
+    images: Option<Arc<dyn ImageExtractor>>,
 }
 
 impl EmbeddedBackend {
@@ -39,8 +38,8 @@ impl EmbeddedBackend {
         }
     }
 
-    /// The same backend, turning finger images into templates with `extractor`.
-    pub fn with_finger_images(mut self, extractor: Arc<dyn FingerImageExtractor>) -> Self {
+    /// The same backend, turning images into templates with `extractor`.
+    pub fn with_images(mut self, extractor: Arc<dyn ImageExtractor>) -> Self {
         self.images = Some(extractor);
         self
     }
@@ -78,18 +77,18 @@ impl DedupBackend for EmbeddedBackend {
     }
 }
 
-/// The applicants' finger images replaced by their templates.
+/// The applicants' images replaced by their templates.
 fn extract_images(
     applicants: &mut [v1::Record],
-    images: &dyn FingerImageExtractor,
+    images: &dyn ImageExtractor,
 ) -> Result<(), DedupError> {
-    match abis_proto::extract_finger_images(applicants, images) {
+    match abis_proto::extract_images(applicants, images) {
         Ok(_) => Ok(()),
         // The reference ids the detail's item index points at are untouched.
         Err(ImageBatchError::Refused(e)) => {
             Err(DedupError::from_detail(&e.error_detail(), applicants))
         }
-        Err(failed @ ImageBatchError::Failed { .. }) => {
+        Err(failed @ (ImageBatchError::Failed { .. } | ImageBatchError::Unavailable { .. })) => {
             Err(DedupError::Service(failed.to_string()))
         }
     }

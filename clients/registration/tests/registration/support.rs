@@ -44,6 +44,7 @@ pub fn face_applicant(packet: &str) -> Applicant {
         reference_id: packet.to_owned(),
         face: Some(v1::Face {
             embedding: vec![0.5, -0.25, 1.0, 0.125],
+            image: Vec::new(),
         }),
         ..Default::default()
     };
