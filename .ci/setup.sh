@@ -6,7 +6,7 @@
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 
-packages=(libopencv-imgcodecs-dev librocksdb-dev libsnappy-dev liblz4-dev libzstd-dev protobuf-compiler clang libclang-dev pkg-config fonts-dejavu-core curl)
+packages=(libopencv-imgcodecs-dev librocksdb-dev libsnappy-dev liblz4-dev libzstd-dev protobuf-compiler clang libclang-dev pkg-config fonts-dejavu-core curl activemq openjdk-17-jdk-headless)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

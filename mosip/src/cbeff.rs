@@ -121,6 +121,11 @@ pub fn samples(xml: &[u8]) -> Result<Vec<Sample>> {
         match reader.read_event_into(&mut buffer).map_err(|e| bad(&e))? {
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if path.is_empty() && name != "BIR" {
+                    return Err(MosipError::Cbeff(format!(
+                        "the root element is {name}, not BIR"
+                    )));
+                }
                 if path.len() >= MAX_DEPTH {
                     return Err(MosipError::Cbeff(format!("nested deeper than {MAX_DEPTH}")));
                 }
@@ -170,7 +175,7 @@ pub fn samples(xml: &[u8]) -> Result<Vec<Sample>> {
         buffer.clear();
     }
     if samples.is_empty() {
-        return Err(MosipError::Cbeff("no BIR holds biometric data".into()));
+        return Err(MosipError::CbeffEmpty);
     }
     Ok(samples)
 }

@@ -67,3 +67,41 @@ pub fn decrypt(payload: &[u8], key: &DecryptionKey) -> Result<Vec<u8>> {
         .map_err(|_| MosipError::Decrypt("the data failed its GCM tag".into()))?;
     Ok(plain.to_vec())
 }
+
+/// Encrypts `plain` for `key`'s certificate as MOSIP's datashare does ("VER_R2" key block, a
+/// fresh AES-256 key and 32 bytes of additional data from the OS), URL-safe base64 without
+/// padding. What a datashare server (or a test standing in for one) serves an ABIS.
+pub fn encrypt(plain: &[u8], key: &DecryptionKey) -> Result<String> {
+    use base64::Engine;
+    use ring::rand::{SecureRandom, SystemRandom};
+    let random = SystemRandom::new();
+    let mut aes_key = [0u8; 32];
+    let mut aad = [0u8; AAD_LEN];
+    random
+        .fill(&mut aes_key)
+        .and_then(|()| random.fill(&mut aad))
+        .map_err(|_| MosipError::Decrypt("the OS gave no random bytes".into()))?;
+    let wrapped = key
+        .key
+        .to_public_key()
+        .encrypt(
+            &mut rsa::rand_core::OsRng,
+            rsa::Oaep::new::<sha2::Sha256>(),
+            &aes_key,
+        )
+        .map_err(|e| MosipError::Decrypt(format!("the AES key could not be wrapped: {e}")))?;
+    let aes = UnboundKey::new(&AES_256_GCM, &aes_key).expect("32-byte key");
+    let nonce = Nonce::try_assume_unique_for_key(&aad[..12]).expect("12 bytes");
+    let mut sealed = plain.to_vec();
+    LessSafeKey::new(aes)
+        .seal_in_place_append_tag(nonce, Aad::from(aad), &mut sealed)
+        .map_err(|_| MosipError::Decrypt("AES-GCM sealing failed".into()))?;
+    let mut raw = Vec::with_capacity(VERSION.len() + 32 + wrapped.len() + 14 + 32 + sealed.len());
+    raw.extend_from_slice(VERSION);
+    raw.extend_from_slice(&key.thumbprint());
+    raw.extend_from_slice(&wrapped);
+    raw.extend_from_slice(KEY_SPLITTER);
+    raw.extend_from_slice(&aad);
+    raw.extend_from_slice(&sealed);
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+}

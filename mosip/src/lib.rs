@@ -11,9 +11,15 @@
 //! Everything here reads bytes from outside: sizes are bounded and every failure is a typed
 //! [`MosipError`] naming what was wrong.
 
+pub mod adapter;
 pub mod cbeff;
 pub mod datashare;
+pub mod fetch;
 pub mod keys;
+pub mod person;
+pub mod request;
+pub mod stomp;
+pub mod store;
 
 /// Why a MOSIP payload could not be read.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -41,6 +47,9 @@ pub enum MosipError {
     /// The CBEFF XML is malformed or holds no usable biometric data block.
     #[error("CBEFF: {0}")]
     Cbeff(String),
+    /// The CBEFF XML is well formed but no BIR holds biometric data.
+    #[error("CBEFF: no BIR holds biometric data")]
+    CbeffEmpty,
     /// A size past the limits.
     #[error("{what} of {size} bytes is over the limit of {limit}")]
     TooLarge {

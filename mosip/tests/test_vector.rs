@@ -100,14 +100,15 @@ fn altered_or_misaddressed_payloads_are_refused() {
 #[test]
 fn cbeff_documents_without_data_or_too_deep_are_refused() {
     let err = cbeff::samples(b"<BIR><BIRInfo/></BIR>").unwrap_err();
-    assert!(
-        matches!(err, MosipError::Cbeff(ref m) if m.contains("no BIR")),
-        "{err}"
-    );
-    let deep = "<a>".repeat(40) + &"</a>".repeat(40);
+    assert!(matches!(err, MosipError::CbeffEmpty), "{err}");
+    assert!(matches!(
+        cbeff::samples(b"<html><BIR/></html>"),
+        Err(MosipError::Cbeff(ref m)) if m.contains("root element is html")
+    ));
+    let deep = "<BIR>".to_owned() + &"<a>".repeat(40) + &"</a>".repeat(40) + "</BIR>";
     assert!(matches!(
         cbeff::samples(deep.as_bytes()),
-        Err(MosipError::Cbeff(_))
+        Err(MosipError::Cbeff(ref m)) if m.contains("deeper")
     ));
     let bad_base64 = b"<BIR><BIR><BDBInfo><Type>Finger</Type></BDBInfo><BDB>@@@</BDB></BIR></BIR>";
     assert!(matches!(

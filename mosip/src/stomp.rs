@@ -1,0 +1,463 @@
+//! A STOMP 1.2 client, as much as the adapter needs: CONNECT, an exclusive client-acknowledged
+//! SUBSCRIBE, and replies sent and the request acknowledged in one broker transaction
+//! (BEGIN, SEND, ACK, COMMIT with a receipt), so a request is answered exactly once even if the
+//! adapter dies between the two.
+//!
+//! Our own codec rather than a crate: the published STOMP crates are unmaintained or tied to
+//! other runtimes, and the protocol subset is small (a frame is a command line, `key:value`
+//! header lines, a blank line, a body and a NUL). Frames are read with a size limit: a larger
+//! body is read to its end and dropped, so a hostile message is answered, not fatal.
+//!
+//! Wire facts (ActiveMQ 5.17): a JMS BytesMessage arrives with `content-length`, a TextMessage
+//! without; a frame sent without `content-length` becomes a TextMessage, with it a
+//! BytesMessage. The JMS expiry arrives as `expires` (ms since the epoch, 0: never).
+
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+/// The largest header block read.
+const MAX_HEADERS: usize = 64 << 10;
+
+/// A STOMP failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StompError {
+    /// The connection failed or closed.
+    #[error("broker connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// The broker sent something that is not STOMP 1.2.
+    #[error("broker protocol: {0}")]
+    Protocol(String),
+    /// The broker answered ERROR.
+    #[error("broker error: {0}")]
+    Broker(String),
+}
+
+/// One frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// `CONNECTED`, `MESSAGE`, `RECEIPT`, `ERROR`, ...
+    pub command: String,
+    /// Headers in order (the first of a repeated header wins, as STOMP 1.2 says).
+    pub headers: Vec<(String, String)>,
+    /// The body (empty when it was over the limit: see `oversized`).
+    pub body: Vec<u8>,
+    /// The body's size when it was over the limit and dropped.
+    pub oversized: Option<usize>,
+}
+
+impl Frame {
+    /// A frame to send.
+    pub fn new(command: &str) -> Self {
+        Self {
+            command: command.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            oversized: None,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.headers.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// The first value of header `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The frame's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.body.len());
+        out.extend_from_slice(self.command.as_bytes());
+        out.push(b'\n');
+        // CONNECT's headers are not escaped (STOMP 1.2); the adapter's never need it there.
+        for (k, v) in &self.headers {
+            out.extend_from_slice(escape(k).as_bytes());
+            out.push(b':');
+            out.extend_from_slice(escape(v).as_bytes());
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+        out.extend_from_slice(&self.body);
+        out.push(0);
+        out
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            ':' => out.push_str("\\c"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn unescape(s: &str) -> Result<String, StompError> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('c') => out.push(':'),
+            other => {
+                return Err(StompError::Protocol(format!(
+                    "undefined header escape \\{}",
+                    other.map(String::from).unwrap_or_default()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads frames from a byte stream.
+pub struct FrameReader<R> {
+    inner: BufReader<R>,
+    max_body: usize,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> FrameReader<R> {
+    /// Frames from `inner`, bodies over `max_body` dropped.
+    pub fn new(inner: R, max_body: usize) -> Self {
+        Self {
+            inner: BufReader::new(inner),
+            max_body,
+        }
+    }
+
+    /// The next frame (heart-beat newlines skipped); `None` at a clean end of stream.
+    pub async fn next(&mut self) -> Result<Option<Frame>, StompError> {
+        let mut line = Vec::new();
+        // The command line, after any heart-beat EOLs.
+        loop {
+            line.clear();
+            let n = (&mut self.inner)
+                .take(MAX_HEADERS as u64)
+                .read_until(b'\n', &mut line)
+                .await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            if line.last() != Some(&b'\n') {
+                return Err(StompError::Protocol(
+                    "a command line without its end".into(),
+                ));
+            }
+            if trim_eol(&line).is_empty() {
+                continue;
+            }
+            break;
+        }
+        let command = String::from_utf8(trim_eol(&line).to_vec())
+            .map_err(|_| StompError::Protocol("a command that is not UTF-8".into()))?;
+        let mut headers = Vec::new();
+        let mut header_bytes = 0;
+        loop {
+            line.clear();
+            let n = (&mut self.inner)
+                .take(MAX_HEADERS as u64)
+                .read_until(b'\n', &mut line)
+                .await?;
+            header_bytes += n;
+            if n == 0 || line.last() != Some(&b'\n') || header_bytes > MAX_HEADERS {
+                return Err(StompError::Protocol("headers without their end".into()));
+            }
+            let text = trim_eol(&line);
+            if text.is_empty() {
+                break;
+            }
+            let text = std::str::from_utf8(text)
+                .map_err(|_| StompError::Protocol("a header that is not UTF-8".into()))?;
+            let (k, v) = text
+                .split_once(':')
+                .ok_or_else(|| StompError::Protocol(format!("header {text:?} without ':'")))?;
+            headers.push((unescape(k)?, unescape(v)?));
+        }
+        let length = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .map(|(_, v)| {
+                v.trim()
+                    .parse::<usize>()
+                    .map_err(|_| StompError::Protocol(format!("content-length {v:?}")))
+            })
+            .transpose()?;
+        let mut body = Vec::new();
+        let mut oversized = None;
+        match length {
+            Some(n) => {
+                if n > self.max_body {
+                    let skipped = tokio::io::copy(
+                        &mut (&mut self.inner).take(n as u64),
+                        &mut tokio::io::sink(),
+                    )
+                    .await?;
+                    if skipped != n as u64 {
+                        return Err(StompError::Protocol("a body cut short".into()));
+                    }
+                    oversized = Some(n);
+                } else {
+                    body.resize(n, 0);
+                    self.inner.read_exact(&mut body).await?;
+                }
+                let mut nul = [0u8];
+                self.inner.read_exact(&mut nul).await?;
+                if nul[0] != 0 {
+                    return Err(StompError::Protocol("a body not ended by NUL".into()));
+                }
+            }
+            None => {
+                // Up to the NUL, keeping at most `max_body` bytes.
+                let mut total = 0usize;
+                loop {
+                    let buffer = self.inner.fill_buf().await?;
+                    if buffer.is_empty() {
+                        return Err(StompError::Protocol("a body without its NUL".into()));
+                    }
+                    let (chunk, done) = match buffer.iter().position(|&b| b == 0) {
+                        Some(at) => (&buffer[..at], true),
+                        None => (buffer, false),
+                    };
+                    total += chunk.len();
+                    if total <= self.max_body {
+                        body.extend_from_slice(chunk);
+                    }
+                    let consumed = chunk.len() + usize::from(done);
+                    self.inner.consume(consumed);
+                    if done {
+                        break;
+                    }
+                }
+                if total > self.max_body {
+                    body = Vec::new();
+                    oversized = Some(total);
+                }
+            }
+        }
+        Ok(Some(Frame {
+            command,
+            headers,
+            body,
+            oversized,
+        }))
+    }
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `host:port` of the broker's STOMP connector.
+    pub address: String,
+    /// Login, if the broker wants one.
+    pub login: Option<String>,
+    /// Passcode.
+    pub passcode: Option<String>,
+    /// The virtual host (`host` header).
+    pub host: String,
+}
+
+/// A connected session, split: frames come in on `reader`, go out through `writer`.
+pub struct Session {
+    /// Incoming frames.
+    pub reader: FrameReader<OwnedReadHalf>,
+    /// Outgoing frames.
+    pub writer: Writer,
+}
+
+/// The sending half of a session.
+pub struct Writer {
+    inner: OwnedWriteHalf,
+}
+
+impl Writer {
+    /// Sends one frame.
+    pub async fn send(&mut self, frame: &Frame) -> Result<(), StompError> {
+        self.inner.write_all(&frame.encode()).await?;
+        self.inner.flush().await?;
+        Ok(())
+    }
+}
+
+/// Connects and waits for CONNECTED.
+pub async fn connect(options: &ConnectOptions, max_body: usize) -> Result<Session, StompError> {
+    let stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        TcpStream::connect(&options.address),
+    )
+    .await
+    .map_err(|_| StompError::Io(std::io::ErrorKind::TimedOut.into()))??;
+    stream.set_nodelay(true)?;
+    let (read, write) = stream.into_split();
+    let mut session = Session {
+        reader: FrameReader::new(read, max_body),
+        writer: Writer { inner: write },
+    };
+    let mut connect = Frame::new("CONNECT")
+        .header("accept-version", "1.2")
+        .header("host", options.host.clone())
+        .header("heart-beat", "0,0");
+    if let Some(login) = &options.login {
+        connect = connect.header("login", login.clone());
+    }
+    if let Some(passcode) = &options.passcode {
+        connect = connect.header("passcode", passcode.clone());
+    }
+    session.writer.send(&connect).await?;
+    let reply = tokio::time::timeout(Duration::from_secs(10), session.reader.next())
+        .await
+        .map_err(|_| StompError::Protocol("no CONNECTED within 10 s".into()))??
+        .ok_or_else(|| StompError::Protocol("closed before CONNECTED".into()))?;
+    match reply.command.as_str() {
+        "CONNECTED" => Ok(session),
+        "ERROR" => Err(StompError::Broker(error_text(&reply))),
+        other => Err(StompError::Protocol(format!(
+            "{other} instead of CONNECTED"
+        ))),
+    }
+}
+
+/// An ERROR frame's message and body, for the log.
+pub fn error_text(frame: &Frame) -> String {
+    format!(
+        "{} {}",
+        frame.get("message").unwrap_or_default(),
+        String::from_utf8_lossy(&frame.body)
+    )
+    .trim()
+    .to_owned()
+}
+
+/// Pending receipts: who waits for which id.
+#[derive(Default)]
+pub struct Receipts {
+    waiting: HashMap<String, tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Receipts {
+    /// Registers a wait for `id`.
+    pub fn expect(&mut self, id: String) -> tokio::sync::oneshot::Receiver<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.waiting.insert(id, tx);
+        rx
+    }
+
+    /// Wakes whoever waits for `id`.
+    pub fn arrived(&mut self, id: &str) {
+        if let Some(tx) = self.waiting.remove(id) {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn frames(bytes: &[u8], max_body: usize) -> Vec<Result<Frame, String>> {
+        let mut reader = FrameReader::new(bytes, max_body);
+        let mut out = Vec::new();
+        loop {
+            match reader.next().await {
+                Ok(Some(f)) => out.push(Ok(f)),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e.to_string()));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn frames_round_trip_with_and_without_length() {
+        let text = Frame::new("SEND")
+            .header("destination", "/queue/a:b")
+            .header("x", "line\nbreak\\");
+        let mut bytes = Frame {
+            body: b"{\"a\":1}".to_vec(),
+            ..text.clone()
+        }
+        .encode();
+        bytes.extend_from_slice(b"\n\r\n");
+        let bytes_msg = Frame {
+            body: b"bin\0ary".to_vec(),
+            ..Frame::new("MESSAGE").header("content-length", "7")
+        };
+        bytes.extend_from_slice(&bytes_msg.encode());
+        let got = frames(&bytes, 1024).await;
+        assert_eq!(got.len(), 2);
+        let first = got[0].as_ref().unwrap();
+        assert_eq!(first.get("destination"), Some("/queue/a:b"));
+        assert_eq!(first.get("x"), Some("line\nbreak\\"));
+        assert_eq!(first.body, b"{\"a\":1}");
+        assert_eq!(got[1].as_ref().unwrap().body, b"bin\0ary");
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_are_dropped_and_reading_goes_on() {
+        let mut bytes = Frame {
+            body: vec![b'x'; 100],
+            ..Frame::new("MESSAGE")
+        }
+        .encode();
+        bytes.extend_from_slice(
+            &Frame {
+                body: vec![b'y'; 100],
+                ..Frame::new("MESSAGE").header("content-length", "100")
+            }
+            .encode(),
+        );
+        bytes.extend_from_slice(&Frame::new("RECEIPT").header("receipt-id", "1").encode());
+        let got = frames(&bytes, 10).await;
+        assert_eq!(got.len(), 3);
+        for f in &got[..2] {
+            let f = f.as_ref().unwrap();
+            assert_eq!((f.oversized, f.body.len()), (Some(100), 0));
+        }
+        assert_eq!(got[2].as_ref().unwrap().get("receipt-id"), Some("1"));
+    }
+
+    #[tokio::test]
+    async fn broken_frames_are_protocol_errors() {
+        for bad in [
+            &b"MESSAGE\nno-colon\n\n\0"[..],
+            b"MESSAGE\ncontent-length:zz\n\n\0",
+            b"MESSAGE\ncontent-length:3\n\nabcd",
+            b"MESSAGE\nk:\\x\n\n\0",
+            b"MESSAGE\n\nbody without nul",
+        ] {
+            let got = frames(bad, 1024).await;
+            assert!(
+                got.last().unwrap().is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
