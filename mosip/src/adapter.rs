@@ -1,5 +1,5 @@
 //! The MOSIP ABIS adapter: requests from the broker's inbound queue answered on the outbound
-//! queue, on an embedded abis engine.
+//! queue, from a [`Gallery`] (an embedded abis engine, or a cluster's coordinator).
 //!
 //! - One consumer at a time: the subscription is exclusive (`activemq.exclusive`), so a standby
 //!   adapter on the same queue takes over only when the active one is gone, and the spec's
@@ -13,6 +13,7 @@
 
 use crate::datashare;
 use crate::fetch::Fetcher;
+use crate::gallery::{Gallery, GalleryError, Inserted};
 use crate::keys::DecryptionKey;
 use crate::person::{self, Person, PersonError};
 use crate::request::{
@@ -21,19 +22,16 @@ use crate::request::{
 };
 use crate::stomp::{self, ConnectOptions, Frame, Receipts, StompError};
 use crate::store::{MessageType, Store, StoredReply};
-use abis_engine::{
-    Candidate, Engine, EngineError, IdentifyRequest, InsertOutcome, Modality, Record, ReferenceId,
-    Threshold,
-};
+use abis_engine::{Candidate, Modality, Record, ReferenceId};
 use abis_proto::ImageExtractor;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the adapter needs besides the broker.
-pub struct Adapter {
+pub struct Adapter<G> {
     /// The gallery.
-    pub engine: Arc<Engine>,
+    pub gallery: G,
     /// Replies, payloads and claims.
     pub store: Store,
     /// The datashare client.
@@ -99,6 +97,18 @@ fn failure(reason: FailureReason, detail: impl Into<String>) -> Failure {
     }
 }
 
+impl From<GalleryError> for Failure {
+    fn from(e: GalleryError) -> Self {
+        match e {
+            GalleryError::NotFound(id) => failure(
+                FailureReason::ReferenceIdNotFound,
+                format!("{id} is not enrolled"),
+            ),
+            GalleryError::Failed(why) => failure(FailureReason::Internal, why),
+        }
+    }
+}
+
 impl From<PersonError> for Failure {
     fn from(e: PersonError) -> Self {
         failure(e.reason, e.detail)
@@ -109,17 +119,17 @@ fn internal(e: impl std::fmt::Display) -> Failure {
     failure(FailureReason::Internal, e.to_string())
 }
 
-impl Adapter {
-    /// An adapter over `engine`, keeping its state in `store`.
+impl<G: Gallery> Adapter<G> {
+    /// An adapter over `gallery`, keeping its state in `store`.
     pub fn new(
-        engine: Arc<Engine>,
+        gallery: G,
         store: Store,
         fetcher: Fetcher,
         key: DecryptionKey,
         extractor: Arc<dyn ImageExtractor>,
     ) -> Self {
         Self {
-            engine,
+            gallery,
             store,
             fetcher,
             key,
@@ -186,10 +196,7 @@ impl Adapter {
         let rid = request.request_id.as_str();
         match &request.body {
             Body::Ping => {
-                let engine = self.engine.clone();
-                tokio::task::spawn_blocking(move || engine.len())
-                    .await
-                    .map_err(internal)?;
+                self.gallery.ping().await?;
                 Ok(Reply::success(id, rid))
             }
             Body::PendingJobs => {
@@ -201,26 +208,13 @@ impl Adapter {
                 })
             }
             Body::ReferenceCount => Ok(Reply {
-                count: Some(self.engine.len().to_string()),
+                count: Some(self.gallery.count().await?.to_string()),
                 ..Reply::success(id, rid)
             }),
             Body::Delete { reference_id } => {
-                let engine = self.engine.clone();
-                let reference = reference(reference_id)?;
-                let deleted = tokio::task::spawn_blocking(move || engine.delete(&reference))
-                    .await
-                    .map_err(internal)?;
-                match deleted {
-                    Ok(()) => {
-                        self.store.release(reference_id).map_err(internal)?;
-                        Ok(Reply::success(id, rid))
-                    }
-                    Err(EngineError::NotFound(_)) => Err(failure(
-                        FailureReason::ReferenceIdNotFound,
-                        format!("{reference_id} is not enrolled"),
-                    )),
-                    Err(e) => Err(internal(e)),
-                }
+                self.gallery.delete(reference(reference_id)?).await?;
+                self.store.release(reference_id).map_err(internal)?;
+                Ok(Reply::success(id, rid))
             }
             Body::Insert {
                 reference_id,
@@ -261,7 +255,7 @@ impl Adapter {
             }
             Some(_) => {} // Our own, half done before a restart: finish it.
             None => {
-                if self.get(&reference).await?.is_some() {
+                if self.gallery.probe(&reference).await?.is_some() {
                     return Err(failure(
                         FailureReason::ReferenceIdExists,
                         format!("{reference_id} is enrolled"),
@@ -277,21 +271,16 @@ impl Adapter {
             for left in &person.left_out {
                 tracing::info!(reference_id, sample = %left.what, "sample left out: {}", left.reason);
             }
-            let engine = self.engine.clone();
             let started = Instant::now();
-            let inserted = tokio::task::spawn_blocking(move || engine.insert(person.record))
-                .await
-                .map_err(internal)?;
+            let inserted = self.gallery.insert(person.record).await?;
             Timings::add(&self.timings.insert, started);
             match inserted {
-                Ok(InsertOutcome::Inserted | InsertOutcome::AlreadyPresent) => {
-                    Ok(Reply::success(id, request_id))
-                }
-                Err(EngineError::AlreadyExists(_)) => Err(failure(
+                // `Same`: this request's own enrolment, caught by a restart before its reply.
+                Inserted::New | Inserted::Same => Ok(Reply::success(id, request_id)),
+                Inserted::Other => Err(failure(
                     FailureReason::ReferenceIdExists,
                     format!("{reference_id} is enrolled with other biometrics"),
                 )),
-                Err(e) => Err(internal(e)),
             }
         }
         .await;
@@ -334,7 +323,7 @@ impl Adapter {
             .map_err(|e| failure(FailureReason::CbeffHasNoData, format!("datashare: {e}")))?;
         Timings::add(&self.timings.decrypt, started);
         let started = Instant::now();
-        let shape = self.engine.shape();
+        let shape = self.gallery.shape();
         let extractor = self.extractor.clone();
         let reference_id = reference_id.to_owned();
         let person = tokio::task::spawn_blocking(move || {
@@ -344,19 +333,6 @@ impl Adapter {
         .map_err(internal)??;
         Timings::add(&self.timings.extract, started);
         Ok(person)
-    }
-
-    async fn get(&self, reference: &ReferenceId) -> Result<Option<Record>, Failure> {
-        let engine = self.engine.clone();
-        let reference = reference.clone();
-        match tokio::task::spawn_blocking(move || engine.get(&reference))
-            .await
-            .map_err(internal)?
-        {
-            Ok(record) => Ok(Some(record)),
-            Err(EngineError::NotFound(_)) => Ok(None),
-            Err(e) => Err(internal(e)),
-        }
     }
 
     async fn identify(
@@ -371,7 +347,7 @@ impl Adapter {
         let max_results = flags.max_results.unwrap_or(self.default_max_results);
         let fpir = Flags::fpir(flags.target_fpir.unwrap_or(self.default_target_fpir));
         let stored = match reference_id {
-            Some(r) => self.get(&reference(r)?).await?,
+            Some(r) => self.gallery.probe(&reference(r)?).await?,
             None => None,
         };
         let probe = match (stored, reference_id) {
@@ -387,22 +363,10 @@ impl Adapter {
                 self.person(request_id, &probe_id, url).await?.record
             }
         };
-        let probe_id = reference_id.map(str::to_owned);
-        let engine = self.engine.clone();
-        let gallery: Option<Vec<String>> = gallery.map(<[String]>::to_vec);
         let started = Instant::now();
-        let candidates = tokio::task::spawn_blocking(move || {
-            search(
-                &engine,
-                &probe,
-                probe_id.as_deref(),
-                gallery,
-                max_results,
-                fpir,
-            )
-        })
-        .await
-        .map_err(internal)??;
+        let candidates = self
+            .search(probe, reference_id, gallery, max_results, fpir)
+            .await?;
         Timings::add(&self.timings.search, started);
         let candidates: Vec<CandidateReply> = candidates.iter().map(candidate_reply).collect();
         Ok(Reply {
@@ -413,80 +377,52 @@ impl Adapter {
             ..Reply::success(id, request_id)
         })
     }
-}
 
-/// The search: against the named gallery (every member compared 1:1 at FMR = FPIR / its size)
-/// or the whole gallery; never the probe itself; best first, at most `max_results`.
-fn search(
-    engine: &Engine,
-    probe: &Record,
-    probe_id: Option<&str>,
-    gallery: Option<Vec<String>>,
-    max_results: usize,
-    fpir: f64,
-) -> Result<Vec<Candidate>, Failure> {
-    let mut candidates = match gallery {
-        Some(members) => {
-            let mut members: Vec<String> = members
-                .into_iter()
-                .filter(|m| Some(m.as_str()) != probe_id)
-                .collect();
-            members.sort();
-            members.dedup();
-            let references: Vec<ReferenceId> = members
-                .iter()
-                .map(|m| reference(m))
-                .collect::<Result<_, _>>()?;
-            // Every member must be enrolled (12 otherwise), before any is compared.
-            for r in &references {
-                match engine.get(r) {
-                    Ok(_) => {}
-                    Err(EngineError::NotFound(_)) => {
-                        return Err(failure(
-                            FailureReason::ReferenceIdNotFound,
-                            format!("gallery member {r} is not enrolled"),
-                        ))
+    /// The search: against the named gallery (every member compared 1:1 at FMR = FPIR / its
+    /// size; one not enrolled is failure 12) or the whole gallery; never the probe itself; best
+    /// first, at most `max_results`.
+    async fn search(
+        &self,
+        probe: Record,
+        probe_id: Option<&str>,
+        gallery: Option<&[String]>,
+        max_results: usize,
+        fpir: f64,
+    ) -> Result<Vec<Candidate>, Failure> {
+        let mut candidates = match gallery {
+            Some(members) => {
+                let mut members: Vec<&str> = members
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|m| Some(*m) != probe_id)
+                    .collect();
+                members.sort_unstable();
+                members.dedup();
+                let references: Vec<ReferenceId> = members
+                    .iter()
+                    .map(|m| reference(m))
+                    .collect::<Result<_, _>>()?;
+                let fmr = (fpir / references.len().max(1) as f64).clamp(1e-300, 0.5);
+                let mut found = Vec::new();
+                for r in references {
+                    if let Some(candidate) = self.gallery.verify(probe.clone(), r, fmr).await? {
+                        found.push(candidate);
                     }
-                    Err(e) => return Err(internal(e)),
                 }
+                found
             }
-            let fmr = (fpir / references.len().max(1) as f64).clamp(1e-300, 0.5);
-            let mut found = Vec::new();
-            for r in references {
-                let verdict = engine.verify(probe, &r, fmr).map_err(internal)?;
-                if verdict.is_match {
-                    found.push(Candidate {
-                        reference_id: r,
-                        fused_score: verdict.fused_score,
-                        scores: verdict.scores,
-                    });
-                }
-            }
-            found
-        }
-        None => {
-            if !(fpir > 0.0 && fpir <= 1.0) {
-                return Err(failure(
-                    FailureReason::InvalidStructure,
-                    "FPIR out of range",
-                ));
-            }
-            let request = IdentifyRequest {
-                max_results: max_results + 1,
-                threshold: Threshold::Fpir(fpir.min(0.999)),
-            };
-            engine
-                .identify(probe, &request)
-                .map_err(internal)?
-                .candidates
+            None => self
+                .gallery
+                .identify(probe, max_results + 1, fpir.min(0.999))
+                .await?
                 .into_iter()
                 .filter(|c| Some(c.reference_id.as_str()) != probe_id)
-                .collect()
-        }
-    };
-    candidates.sort_by(|a, b| b.fused_score.total_cmp(&a.fused_score));
-    candidates.truncate(max_results);
-    Ok(candidates)
+                .collect(),
+        };
+        candidates.sort_by(|a, b| b.fused_score.total_cmp(&a.fused_score));
+        candidates.truncate(max_results);
+        Ok(candidates)
+    }
 }
 
 fn candidate_reply(candidate: &Candidate) -> CandidateReply {
@@ -547,7 +483,11 @@ pub struct QueueOptions {
 
 /// Consumes the inbound queue until the process ends, reconnecting (with backoff) when the
 /// broker goes away; `ready` is called each time the subscription is in place.
-pub async fn run(adapter: Arc<Adapter>, options: QueueOptions, ready: impl Fn() + Send) {
+pub async fn run<G: Gallery>(
+    adapter: Arc<Adapter<G>>,
+    options: QueueOptions,
+    ready: impl Fn() + Send,
+) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match session(&adapter, &options, &ready).await {
@@ -560,8 +500,8 @@ pub async fn run(adapter: Arc<Adapter>, options: QueueOptions, ready: impl Fn() 
 }
 
 /// One broker session: subscribe, answer each request in order, until the connection ends.
-async fn session(
-    adapter: &Arc<Adapter>,
+async fn session<G: Gallery>(
+    adapter: &Arc<Adapter<G>>,
     options: &QueueOptions,
     ready: &(impl Fn() + Send),
 ) -> Result<(), StompError> {
@@ -649,8 +589,8 @@ async fn session(
 
 /// Answers one request: the stored reply if it was answered before, else a new one, stored
 /// before it is sent; then reply and acknowledgement in one transaction.
-async fn handle(
-    adapter: &Adapter,
+async fn handle<G: Gallery>(
+    adapter: &Adapter<G>,
     options: &QueueOptions,
     writer: &tokio::sync::Mutex<stomp::Writer>,
     receipts: &Mutex<Receipts>,

@@ -13,8 +13,10 @@
 
 pub mod adapter;
 pub mod cbeff;
+pub mod cluster;
 pub mod datashare;
 pub mod fetch;
+pub mod gallery;
 pub mod keys;
 pub mod person;
 pub mod request;

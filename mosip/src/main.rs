@@ -1,9 +1,12 @@
 //! `abis-mosip`: abis as MOSIP's ABIS. Reads MOSIP's requests from an ActiveMQ queue over
 //! STOMP, fetches and decrypts each registration's biometrics from the datashare, and answers
-//! on the outbound queue, with an embedded abis gallery as the engine. See docs/MOSIP.md.
+//! on the outbound queue, from an embedded abis gallery or, with `--coordinator`, an abis
+//! cluster. See docs/MOSIP.md.
 
 use abis_mosip::adapter::{self, Adapter, QueueOptions};
+use abis_mosip::cluster::{Cluster, ClusterConfig, TlsSettings};
 use abis_mosip::fetch::{Auth, Fetcher};
+use abis_mosip::gallery::{Embedded, Gallery, GalleryError};
 use abis_mosip::keys::DecryptionKey;
 use abis_mosip::stomp::ConnectOptions;
 use abis_mosip::store::Store;
@@ -12,13 +15,15 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// abis as MOSIP's ABIS: the ABIS queue adapter on an embedded abis gallery.
+/// abis as MOSIP's ABIS: the ABIS queue adapter on an embedded abis gallery or an abis cluster.
 #[derive(Debug, Parser)]
 #[command(name = "abis-mosip", version)]
 struct Args {
-    /// Data directory: the gallery (`gallery/`, made for images at the first start) and the
-    /// adapter's replies and claims (`adapter/`).
+    /// Data directory: the embedded gallery (`gallery/`, made for images at the first start)
+    /// and the adapter's replies, claims and, with `--coordinator`, the templates it enrolled
+    /// (`adapter/`).
     #[arg(long)]
     data: PathBuf,
     /// The broker's STOMP connector, `host:port` (also `stomp://host:port` or
@@ -75,9 +80,32 @@ struct Args {
     /// fills).
     #[arg(long)]
     models: Option<PathBuf>,
-    /// Seal templates at rest with the keys in this file (as `abis --key-file`).
+    /// Seal templates at rest with the keys in this file (as `abis --key-file`): the embedded
+    /// gallery's, or those the adapter keeps of what it enrolled in a cluster.
     #[arg(long)]
     key_file: Option<PathBuf>,
+    /// Serve from the abis cluster behind this coordinator (http://HOST:PORT or
+    /// https://HOST:PORT) instead of an embedded gallery.
+    #[arg(long)]
+    coordinator: Option<String>,
+    /// File holding the bearer token for the coordinator.
+    #[arg(long, requires = "coordinator")]
+    coordinator_token_file: Option<PathBuf>,
+    /// CA certificate (PEM) of the coordinator's TLS.
+    #[arg(long, requires = "coordinator")]
+    coordinator_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS with the coordinator.
+    #[arg(long, requires_all = ["coordinator_key", "coordinator_ca"])]
+    coordinator_cert: Option<PathBuf>,
+    /// Client key (PEM) of --coordinator-cert.
+    #[arg(long, requires = "coordinator_cert")]
+    coordinator_key: Option<PathBuf>,
+}
+
+/// The adapter on the gallery the flags chose.
+enum Served {
+    Embedded(Arc<Adapter<Embedded>>),
+    Cluster(Arc<Adapter<Cluster>>),
 }
 
 fn secret(path: &std::path::Path) -> anyhow::Result<String> {
@@ -95,29 +123,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    match setup(&args) {
-        Ok((adapter, queues)) => {
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("abis-mosip: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let announce = queues.connect.address.clone();
-            let inbound = queues.inbound.clone();
-            runtime.block_on(async move {
-                let stats = adapter.clone();
-                tokio::select! {
-                    () = adapter::run(adapter, queues, move || {
-                        println!("abis-mosip: consuming /queue/{inbound} on {announce}");
-                    }) => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-                eprintln!("abis-mosip: stopping ({})", stats.timings.summary());
-            });
-            ExitCode::SUCCESS
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("abis-mosip: {e}");
+            return ExitCode::FAILURE;
         }
+    };
+    match runtime.block_on(setup(&args)) {
+        Ok((Served::Embedded(adapter), queues)) => runtime.block_on(serve(adapter, queues)),
+        Ok((Served::Cluster(adapter), queues)) => runtime.block_on(serve(adapter, queues)),
         Err(e) => {
             eprintln!("abis-mosip: {e:#}");
             ExitCode::from(2)
@@ -125,7 +140,68 @@ fn main() -> ExitCode {
     }
 }
 
-fn setup(args: &Args) -> anyhow::Result<(Arc<Adapter>, QueueOptions)> {
+/// Consumes requests until stopped.
+async fn serve<G: Gallery>(adapter: Arc<Adapter<G>>, queues: QueueOptions) -> ExitCode {
+    let announce = queues.connect.address.clone();
+    let inbound = queues.inbound.clone();
+    let stats = adapter.clone();
+    tokio::select! {
+        () = adapter::run(adapter, queues, move || {
+            println!("abis-mosip: consuming /queue/{inbound} on {announce}");
+        }) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    eprintln!("abis-mosip: stopping ({})", stats.timings.summary());
+    ExitCode::SUCCESS
+}
+
+/// `adapter` with the request defaults of the flags.
+fn with_defaults<G: Gallery>(mut adapter: Adapter<G>, args: &Args) -> Arc<Adapter<G>> {
+    adapter.default_max_results = args.max_results;
+    adapter.default_target_fpir = args.target_fpir;
+    Arc::new(adapter)
+}
+
+/// The cluster behind `--coordinator`, waiting up to 30 s for it to answer (a coordinator
+/// started alongside may not listen yet).
+async fn cluster(args: &Args, endpoint: &str, store: Store) -> anyhow::Result<Cluster> {
+    let read = |path: &Option<PathBuf>| {
+        path.as_ref()
+            .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+            .transpose()
+    };
+    if endpoint.starts_with("https://") && args.coordinator_ca.is_none() {
+        anyhow::bail!("an https:// coordinator needs --coordinator-ca");
+    }
+    let mut config = ClusterConfig::new(endpoint);
+    config.token = args
+        .coordinator_token_file
+        .as_deref()
+        .map(secret)
+        .transpose()?;
+    if let Some(ca_pem) = read(&args.coordinator_ca)? {
+        let client_identity = read(&args.coordinator_cert)?.zip(read(&args.coordinator_key)?);
+        config.tls = Some(TlsSettings {
+            ca_pem,
+            client_identity,
+            domain: None,
+        });
+    }
+    let keyring = abis_engine::crypto::keyring_from(args.key_file.as_deref())?.map(Arc::new);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Cluster::connect(config.clone(), store.clone(), keyring.clone()).await {
+            Ok(cluster) => return Ok(cluster),
+            Err(GalleryError::Failed(why)) if Instant::now() < deadline => {
+                tracing::warn!("coordinator {endpoint}: {why}; trying again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => anyhow::bail!("coordinator {endpoint}: {e}"),
+        }
+    }
+}
+
+async fn setup(args: &Args) -> anyhow::Result<(Served, QueueOptions)> {
     let password = secret(&args.key_store_password_file)?;
     let p12 = std::fs::read(&args.key_store)
         .with_context(|| format!("reading {}", args.key_store.display()))?;
@@ -158,22 +234,31 @@ fn setup(args: &Args) -> anyhow::Result<(Arc<Adapter>, QueueOptions)> {
     }
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
-    let keyring = abis_engine::crypto::keyring_from(args.key_file.as_deref())?.map(Arc::new);
-    let engine = abis_engine::Engine::open(
-        args.data.join("gallery"),
-        abis_engine::EngineOptions {
-            gallery: Some(abis_engine::GalleryConfig::IMAGES),
-            keyring,
-            ..Default::default()
-        },
-    )?;
     let store = Store::open(&args.data.join("adapter"))?;
     let extractor: Arc<dyn abis_proto::ImageExtractor> = Arc::new(
         abis_coordinator::images::Extractors::load(args.models.as_deref()),
     );
-    let mut adapter = Adapter::new(Arc::new(engine), store, fetcher, key, extractor);
-    adapter.default_max_results = args.max_results;
-    adapter.default_target_fpir = args.target_fpir;
+    let served = match &args.coordinator {
+        Some(endpoint) => {
+            let gallery = cluster(args, endpoint, store.clone()).await?;
+            let adapter = Adapter::new(gallery, store, fetcher, key, extractor);
+            Served::Cluster(with_defaults(adapter, args))
+        }
+        None => {
+            let keyring =
+                abis_engine::crypto::keyring_from(args.key_file.as_deref())?.map(Arc::new);
+            let engine = abis_engine::Engine::open(
+                args.data.join("gallery"),
+                abis_engine::EngineOptions {
+                    gallery: Some(abis_engine::GalleryConfig::IMAGES),
+                    keyring,
+                    ..Default::default()
+                },
+            )?;
+            let adapter = Adapter::new(Embedded::new(engine), store, fetcher, key, extractor);
+            Served::Embedded(with_defaults(adapter, args))
+        }
+    };
     let address = args
         .broker
         .trim_start_matches("stomp://")
@@ -199,5 +284,5 @@ fn setup(args: &Args) -> anyhow::Result<(Arc<Adapter>, QueueOptions)> {
         outbound: args.outbound.clone(),
         prefetch: args.prefetch,
     };
-    Ok((Arc::new(adapter), queues))
+    Ok((served, queues))
 }

@@ -460,4 +460,51 @@ mod tests {
             );
         }
     }
+
+    /// Seeded mutations of a stream of frames: each is read, or the stream ends in a protocol
+    /// error; none panics or reads a body over the limit.
+    #[tokio::test]
+    async fn mutated_frames_never_panic() {
+        let mut stream = Frame {
+            body: b"{\"id\":\"mosip.abis.ping\"}".to_vec(),
+            ..Frame::new("MESSAGE")
+                .header("destination", "/queue/mosip-to-abis")
+                .header("ack", "ID\\cvm-1")
+        }
+        .encode();
+        stream.extend_from_slice(
+            &Frame {
+                body: b"bytes".to_vec(),
+                ..Frame::new("MESSAGE").header("content-length", "5")
+            }
+            .encode(),
+        );
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n.max(1) as u64) as usize
+        };
+        for _ in 0..3_000 {
+            let mut bytes = stream.clone();
+            for _ in 0..1 + next(3) {
+                if bytes.is_empty() {
+                    break;
+                }
+                let at = next(bytes.len());
+                match next(3) {
+                    0 => {
+                        let alphabet = b"\0\n:\\c9";
+                        bytes[at] = alphabet[next(alphabet.len())];
+                    }
+                    1 => bytes[at] = next(256) as u8,
+                    _ => bytes.truncate(at),
+                }
+            }
+            for frame in frames(&bytes, 16).await.into_iter().flatten() {
+                assert!(frame.body.len() <= 16);
+            }
+        }
+    }
 }

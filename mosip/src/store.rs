@@ -7,13 +7,18 @@
 //! - `claims`: referenceId -> the requestId of the Insert that enrols it, written before the
 //!   engine is touched, so a redelivered Insert finishes its own enrolment (returnValue 1) while
 //!   another request's Insert of the same referenceId hears 10.
+//! - `templates`: referenceId -> the templates (never images) of a record this adapter enrolled
+//!   in a cluster, as the [`crate::cluster::Cluster`] encoded (and sealed) them: a coordinator
+//!   has no "get record", and an Identify by referenceId needs the probe's templates.
 
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::path::Path;
+use std::sync::Arc;
 
 const REPLIES: &str = "replies";
 const PAYLOADS: &str = "payloads";
 const CLAIMS: &str = "claims";
+const TEMPLATES: &str = "templates";
 
 /// How a reply travels: as the request did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -33,9 +38,11 @@ pub struct StoredReply {
     pub body: String,
 }
 
-/// The adapter's store.
+/// The adapter's store; a clone is another handle on the same database (the adapter and the
+/// cluster gallery share it).
+#[derive(Clone)]
 pub struct Store {
-    db: DB,
+    db: Arc<DB>,
 }
 
 fn sync() -> WriteOptions {
@@ -50,10 +57,10 @@ impl Store {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let families = [REPLIES, PAYLOADS, CLAIMS]
+        let families = [REPLIES, PAYLOADS, CLAIMS, TEMPLATES]
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         Ok(Self {
-            db: DB::open_cf_descriptors(&options, dir, families)?,
+            db: Arc::new(DB::open_cf_descriptors(&options, dir, families)?),
         })
     }
 
@@ -121,5 +128,20 @@ impl Store {
     /// Releases `reference_id` (its Insert failed, or it was deleted).
     pub fn release(&self, reference_id: &str) -> Result<(), rocksdb::Error> {
         self.delete(CLAIMS, reference_id)
+    }
+
+    /// The stored templates of `reference_id`, as [`Store::keep_templates`] got them.
+    pub fn templates(&self, reference_id: &str) -> Result<Option<Vec<u8>>, rocksdb::Error> {
+        self.get(TEMPLATES, reference_id)
+    }
+
+    /// Keeps the templates of `reference_id` (encoded, and sealed when the operator gave keys).
+    pub fn keep_templates(&self, reference_id: &str, bytes: &[u8]) -> Result<(), rocksdb::Error> {
+        self.put(TEMPLATES, reference_id, bytes)
+    }
+
+    /// Forgets the templates of `reference_id` (it was deleted).
+    pub fn drop_templates(&self, reference_id: &str) -> Result<(), rocksdb::Error> {
+        self.delete(TEMPLATES, reference_id)
     }
 }

@@ -307,8 +307,9 @@ fn every_compliance_tool_kit_case_passes() {
     }
 }
 
-/// MOSIP's test vector (ten fingers, two irises, a face) enrols; the same registration sent
-/// again under a new reference id is found as its duplicate with per-modality analytics; a
+/// MOSIP's test vector (ten fingers, two irises, a face) enrols; a re-capture of that person
+/// (fingers and irises moved, re-lit and noisy) sent as a new registration is found as its
+/// duplicate with per-modality analytics; a
 /// different person is not; ping, pending jobs, reference count and delete answer; bad input
 /// enrols nothing; and a request caught by a crash of the adapter is answered once.
 #[test]
@@ -325,10 +326,11 @@ fn mosips_packet_through_the_queues_and_a_crash() {
         rig.log().contains("finger 8"),
         "the fragment is named as left out"
     );
-    // The same biometrics as another registration (MOSIP decrypts and re-shares per request).
+    // The same person captured again, registered anew (perturbed fingers and irises).
+    let xml = abis_mosip::datashare::decrypt(&vector, &abis_key()).unwrap();
     let again_url = rig.share.put(
-        "test-vector-again",
-        Share::Payload(String::from_utf8(vector).unwrap()),
+        "recapture",
+        Share::Payload(encrypt(&recaptured_packet(&xml))),
     );
     let reply = rig.call(Kind::Bytes, &insert("r-2", "packet-2", &again_url));
     assert_eq!(code(&reply), "ok", "{reply}");

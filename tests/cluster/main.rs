@@ -5,6 +5,7 @@ mod failover;
 mod harness;
 mod images;
 mod jobs;
+mod mosip;
 mod rebalance;
 mod registration;
 mod tls;

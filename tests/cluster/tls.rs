@@ -22,7 +22,7 @@ fn server_leaf(ca: &Ca, ip: &str) -> Leaf {
     ca.server(&["localhost", ip]).unwrap()
 }
 
-fn client_leaf(ca: &Ca) -> Leaf {
+pub(crate) fn client_leaf(ca: &Ca) -> Leaf {
     ca.client("coordinator").unwrap()
 }
 
@@ -34,7 +34,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 }
 
 /// Shard nodes `ids` on `ips`, each serving a certificate of `ca` and requiring clients of it.
-fn start_nodes(dir: &Path, ca: &Ca, ips: &[&str]) -> (Vec<NodeSpec>, Vec<Proc>) {
+pub(crate) fn start_nodes(dir: &Path, ca: &Ca, ips: &[&str]) -> (Vec<NodeSpec>, Vec<Proc>) {
     let ca_path = write(dir, "cluster-ca.pem", &ca.pem());
     let mut specs = Vec::new();
     let mut procs = Vec::new();
@@ -57,7 +57,13 @@ fn start_nodes(dir: &Path, ca: &Ca, ips: &[&str]) -> (Vec<NodeSpec>, Vec<Proc>) 
 
 /// Starts a TLS coordinator on `ip` in front of `specs`: server certificate and shard CA from
 /// `ca`, client certificate `client`, one accepted token `secret-token`.
-fn start_coordinator(dir: &Path, ip: &str, ca: &Ca, client: &Leaf, specs: &[NodeSpec]) -> Proc {
+pub(crate) fn start_coordinator(
+    dir: &Path,
+    ip: &str,
+    ca: &Ca,
+    client: &Leaf,
+    specs: &[NodeSpec],
+) -> Proc {
     let server = server_leaf(ca, ip);
     let ca_pem = ca.pem();
     let mut args: Vec<String> = specs.iter().flat_map(|s| s.flag()).collect();
@@ -93,7 +99,7 @@ async fn channel(addr: SocketAddr, ca: &Ca, identity: Option<&Leaf>) -> tonic::t
 }
 
 /// An Abis client over TLS (trusting `ca`) sending `token`.
-async fn tls_client(addr: SocketAddr, ca: &Ca, token: &str) -> Client {
+pub(crate) async fn tls_client(addr: SocketAddr, ca: &Ca, token: &str) -> Client {
     AbisClient::with_interceptor(channel(addr, ca, None).await, Bearer(token.into()))
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20)
