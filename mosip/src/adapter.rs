@@ -509,6 +509,21 @@ async fn session<G: Gallery>(
     let session = stomp::connect(&options.connect, request::MAX_REQUEST).await?;
     let mut reader = session.reader;
     let writer = Arc::new(tokio::sync::Mutex::new(session.writer));
+    // Heart-beats as agreed, so an idle connection is neither dropped by the broker nor by a
+    // firewall between; the reader fails when the broker's stop.
+    let beating = session.heart_beats.send.map(|every| {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if writer.lock().await.beat().await.is_err() {
+                    return;
+                }
+            }
+        })
+    });
     writer
         .lock()
         .await
@@ -582,6 +597,9 @@ async fn session<G: Gallery>(
         r = outcome => r,
         r = reading => r.unwrap_or_else(|e| Err(StompError::Protocol(e.to_string()))),
     };
+    if let Some(beating) = beating {
+        beating.abort();
+    }
     // Whatever was received and not answered is the broker's to redeliver.
     adapter.pending.store(0, Ordering::SeqCst);
     result

@@ -130,10 +130,42 @@ fn unescape(s: &str) -> Result<String, StompError> {
     Ok(out)
 }
 
+/// The heart-beat interval the adapter offers and asks for, both ways.
+pub const HEART_BEAT: Duration = Duration::from_secs(10);
+
+/// Heart-beats agreed at CONNECT (STOMP 1.2 section "Heart-beating").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeartBeats {
+    /// How often we must send something (`None`: never).
+    pub send: Option<Duration>,
+    /// How often the broker sends something (`None`: it does not promise to).
+    pub expect: Option<Duration>,
+}
+
+impl HeartBeats {
+    /// What a client offering `ours` (cx, cy) agrees with a broker answering `theirs`
+    /// (`sx,sy` in milliseconds): each side beats at the slower of what one offers and the
+    /// other asks, and not at all when either says 0.
+    pub fn agree(ours: (Duration, Duration), theirs: Option<&str>) -> Self {
+        let (sx, sy) = theirs
+            .and_then(|h| h.split_once(','))
+            .and_then(|(x, y)| Some((x.trim().parse::<u64>().ok()?, y.trim().parse::<u64>().ok()?)))
+            .unwrap_or((0, 0));
+        let either =
+            |a: Duration, b: u64| (!a.is_zero() && b != 0).then(|| a.max(Duration::from_millis(b)));
+        Self {
+            send: either(ours.0, sy),
+            expect: either(ours.1, sx),
+        }
+    }
+}
+
 /// Reads frames from a byte stream.
 pub struct FrameReader<R> {
     inner: BufReader<R>,
     max_body: usize,
+    /// Silence after which the peer is taken for gone (heart-beats or frames reset it).
+    idle_limit: Option<Duration>,
 }
 
 impl<R: tokio::io::AsyncRead + Unpin> FrameReader<R> {
@@ -142,6 +174,26 @@ impl<R: tokio::io::AsyncRead + Unpin> FrameReader<R> {
         Self {
             inner: BufReader::new(inner),
             max_body,
+            idle_limit: None,
+        }
+    }
+
+    /// Fails a read that waits longer than `limit` for a byte (`None`: waits for ever).
+    pub fn set_idle_limit(&mut self, limit: Option<Duration>) {
+        self.idle_limit = limit;
+    }
+
+    /// One line (up to `\n`, at most [`MAX_HEADERS`] bytes) into `line`, within the idle limit.
+    async fn line(&mut self, line: &mut Vec<u8>) -> Result<usize, StompError> {
+        let limit = self.idle_limit;
+        let mut take = (&mut self.inner).take(MAX_HEADERS as u64);
+        let read = take.read_until(b'\n', line);
+        match limit {
+            None => Ok(read.await?),
+            Some(limit) => tokio::time::timeout(limit, read)
+                .await
+                .map_err(|_| StompError::Protocol(format!("nothing from the peer for {limit:?}")))?
+                .map_err(StompError::from),
         }
     }
 
@@ -151,10 +203,7 @@ impl<R: tokio::io::AsyncRead + Unpin> FrameReader<R> {
         // The command line, after any heart-beat EOLs.
         loop {
             line.clear();
-            let n = (&mut self.inner)
-                .take(MAX_HEADERS as u64)
-                .read_until(b'\n', &mut line)
-                .await?;
+            let n = self.line(&mut line).await?;
             if n == 0 {
                 return Ok(None);
             }
@@ -174,10 +223,7 @@ impl<R: tokio::io::AsyncRead + Unpin> FrameReader<R> {
         let mut header_bytes = 0;
         loop {
             line.clear();
-            let n = (&mut self.inner)
-                .take(MAX_HEADERS as u64)
-                .read_until(b'\n', &mut line)
-                .await?;
+            let n = self.line(&mut line).await?;
             header_bytes += n;
             if n == 0 || line.last() != Some(&b'\n') || header_bytes > MAX_HEADERS {
                 return Err(StompError::Protocol("headers without their end".into()));
@@ -283,10 +329,12 @@ pub struct ConnectOptions {
 
 /// A connected session, split: frames come in on `reader`, go out through `writer`.
 pub struct Session {
-    /// Incoming frames.
+    /// Incoming frames (failing after three missed broker heart-beats).
     pub reader: FrameReader<OwnedReadHalf>,
     /// Outgoing frames.
     pub writer: Writer,
+    /// What was agreed: `writer` must [`Writer::beat`] every `heart_beats.send`.
+    pub heart_beats: HeartBeats,
 }
 
 /// The sending half of a session.
@@ -298,6 +346,13 @@ impl Writer {
     /// Sends one frame.
     pub async fn send(&mut self, frame: &Frame) -> Result<(), StompError> {
         self.inner.write_all(&frame.encode()).await?;
+        self.inner.flush().await?;
+        Ok(())
+    }
+
+    /// Sends a heart-beat (an end of line).
+    pub async fn beat(&mut self) -> Result<(), StompError> {
+        self.inner.write_all(b"\n").await?;
         self.inner.flush().await?;
         Ok(())
     }
@@ -316,11 +371,13 @@ pub async fn connect(options: &ConnectOptions, max_body: usize) -> Result<Sessio
     let mut session = Session {
         reader: FrameReader::new(read, max_body),
         writer: Writer { inner: write },
+        heart_beats: HeartBeats::default(),
     };
+    let offer = HEART_BEAT.as_millis();
     let mut connect = Frame::new("CONNECT")
         .header("accept-version", "1.2")
         .header("host", options.host.clone())
-        .header("heart-beat", "0,0");
+        .header("heart-beat", format!("{offer},{offer}"));
     if let Some(login) = &options.login {
         connect = connect.header("login", login.clone());
     }
@@ -333,7 +390,15 @@ pub async fn connect(options: &ConnectOptions, max_body: usize) -> Result<Sessio
         .map_err(|_| StompError::Protocol("no CONNECTED within 10 s".into()))??
         .ok_or_else(|| StompError::Protocol("closed before CONNECTED".into()))?;
     match reply.command.as_str() {
-        "CONNECTED" => Ok(session),
+        "CONNECTED" => {
+            session.heart_beats =
+                HeartBeats::agree((HEART_BEAT, HEART_BEAT), reply.get("heart-beat"));
+            // The broker may be a little late: three missed beats, not one, end the session.
+            session
+                .reader
+                .set_idle_limit(session.heart_beats.expect.map(|e| e * 3));
+            Ok(session)
+        }
         "ERROR" => Err(StompError::Broker(error_text(&reply))),
         other => Err(StompError::Protocol(format!(
             "{other} instead of CONNECTED"
@@ -506,5 +571,56 @@ mod tests {
                 assert!(frame.body.len() <= 16);
             }
         }
+    }
+
+    #[test]
+    fn heart_beats_are_agreed_as_stomp_says() {
+        let ten = Duration::from_secs(10);
+        let ms = Duration::from_millis;
+        assert_eq!(
+            HeartBeats::agree((ten, ten), Some("0,0")),
+            HeartBeats::default()
+        );
+        assert_eq!(
+            HeartBeats::agree((ten, ten), Some("5000,30000")),
+            HeartBeats {
+                send: Some(ms(30_000)),
+                expect: Some(ten)
+            }
+        );
+        assert_eq!(HeartBeats::agree((ten, ten), None), HeartBeats::default());
+        assert_eq!(
+            HeartBeats::agree((Duration::ZERO, ten), Some("20000,1000")),
+            HeartBeats {
+                send: None,
+                expect: Some(ms(20_000))
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_peer_is_an_error_and_beats_keep_it_alive() {
+        let (client, mut server) = tokio::io::duplex(64);
+        let mut reader = FrameReader::new(client, 1024);
+        reader.set_idle_limit(Some(Duration::from_millis(200)));
+        let beating = tokio::spawn(async move {
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                server.write_all(b"\n").await.unwrap();
+            }
+            server
+                .write_all(b"RECEIPT\nreceipt-id:7\n\n\0")
+                .await
+                .unwrap();
+            server
+        });
+        let frame = reader.next().await.unwrap().unwrap();
+        assert_eq!(frame.get("receipt-id"), Some("7"));
+        let _server = beating.await.unwrap();
+        let silent = reader.next().await.unwrap_err();
+        assert!(
+            silent.to_string().contains("nothing from the peer"),
+            "{silent}"
+        );
     }
 }
