@@ -2,8 +2,9 @@
 # Builds the fuzz targets with cargo-afl and runs each under AFL++ for a bounded number of
 # executions, then prints a table per target. See docs/FUZZING.md.
 #
-#   fuzz/run.sh [EXECS] [TARGET...]      EXECS default 1000000; targets default all six:
+#   fuzz/run.sh [EXECS] [TARGET...]      EXECS default 1000000; targets default all nine:
 #                                        finger_record population proto_record manifest wsq finger_image
+#                                        mosip_request stomp_frames cbeff
 #
 # Environment:
 #   CARGO_TARGET_DIR   build folder (default fuzz/target)
@@ -21,7 +22,7 @@ repo=$(cd "$here/.." && pwd)
 execs=${1:-1000000}
 [[ $# -gt 0 ]] && shift
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(finger_record population proto_record manifest wsq finger_image)
+[[ ${#targets[@]} -eq 0 ]] && targets=(finger_record population proto_record manifest wsq finger_image mosip_request stomp_frames cbeff)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/target}
 work=${FUZZ_WORK:-$here/work}
 lock=${FUZZ_LOCK:-/tmp/abis-build.lock}

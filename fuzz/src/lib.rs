@@ -17,13 +17,16 @@ use prost::Message;
 use std::path::{Path, PathBuf};
 
 /// The fuzz targets, by name.
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 9] = [
     "finger_record",
     "population",
     "proto_record",
     "manifest",
     "wsq",
     "finger_image",
+    "mosip_request",
+    "stomp_frames",
+    "cbeff",
 ];
 
 /// Runs target `name`'s checks on `data`; `false` for an unknown name.
@@ -35,6 +38,9 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "manifest" => manifest(data),
         "wsq" => wsq(data),
         "finger_image" => finger_image(data),
+        "mosip_request" => mosip_request(data),
+        "stomp_frames" => stomp_frames(data),
+        "cbeff" => cbeff(data),
         _ => return false,
     }
     true
@@ -568,6 +574,105 @@ pub fn finger_image(data: &[u8]) {
             if let Ok(image) = abis_imaging::decode(data) {
                 check(&image);
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MOSIP: ABIS messages, the STOMP frames they travel in, CBEFF documents
+
+/// `mosip_request`: the input is a MOSIP ABIS request (JSON, as it arrives from the queue).
+///
+/// Read and checked (`abis_mosip::request::parse`). A request read carries a non-empty
+/// requestId; a refused one carries a failure reason MOSIP knows (1..=18), and its reply is JSON
+/// with `returnValue` "2" and that reason as a string, echoing the id and requestId given.
+pub fn mosip_request(data: &[u8]) {
+    use abis_mosip::request::{self, Reply};
+    match request::parse(data) {
+        Ok(read) => {
+            assert!(
+                !read.request_id.trim().is_empty(),
+                "a request read has a requestId"
+            );
+            let reply = Reply::success("mosip.abis.ping", &read.request_id).to_json();
+            let json: serde_json::Value = serde_json::from_str(&reply).expect("replies are JSON");
+            assert_eq!(json["requestId"], read.request_id.as_str(), "the reply echoes it");
+        }
+        Err(refusal) => {
+            let code = refusal.reason.code();
+            assert!((1..=18).contains(&code), "a failure reason MOSIP knows");
+            let json: serde_json::Value =
+                serde_json::from_str(&refusal.reply().to_json()).expect("refusals are JSON");
+            assert_eq!(json["returnValue"], "2", "a refusal fails");
+            assert_eq!(json["failureReason"], code.to_string(), "as a string");
+            assert_eq!(json["requestId"], refusal.request_id.as_str(), "echoed");
+        }
+    }
+}
+
+/// The largest body `stomp_frames` keeps (larger ones are read and dropped).
+const STOMP_MAX_BODY: usize = 64;
+
+/// `stomp_frames`: the input is a byte stream from a STOMP broker.
+///
+/// Frames are read until the stream ends or breaks (`abis_mosip::stomp::FrameReader`, bodies
+/// over 64 bytes dropped). No body kept is over the limit; a frame kept whole, written again
+/// (`Frame::encode`) and read back, has the same headers and body.
+pub fn stomp_frames(data: &[u8]) {
+    use abis_mosip::stomp::FrameReader;
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread runtime");
+    }
+    RUNTIME.with(|runtime| {
+        runtime.block_on(async {
+            let mut reader = FrameReader::new(data, STOMP_MAX_BODY);
+            while let Ok(Some(frame)) = reader.next().await {
+                assert!(frame.body.len() <= STOMP_MAX_BODY, "bodies are bounded");
+                if frame.oversized.is_some() {
+                    assert!(frame.body.is_empty(), "an oversized body is dropped");
+                    continue;
+                }
+                let bytes = frame.encode();
+                let mut again = FrameReader::new(bytes.as_slice(), STOMP_MAX_BODY);
+                let read = again
+                    .next()
+                    .await
+                    .expect("a frame we wrote reads")
+                    .expect("a frame we wrote is there");
+                assert_eq!(read.headers, frame.headers, "headers survive a round trip");
+                assert_eq!(read.body, frame.body, "the body survives a round trip");
+            }
+        })
+    });
+}
+
+/// `cbeff`: the input is a CBEFF XML document (as decrypted from a datashare).
+///
+/// Read (`abis_mosip::cbeff::samples`). A document read holds 1..=`MAX_SAMPLES` samples, each
+/// with data or marked an exception; a finger position is given only for finger samples, and
+/// is 1..=10.
+pub fn cbeff(data: &[u8]) {
+    use abis_mosip::cbeff::{self, Modality};
+    let Ok(samples) = cbeff::samples(data) else {
+        return;
+    };
+    assert!(
+        !samples.is_empty() && samples.len() <= cbeff::MAX_SAMPLES,
+        "sample count bounded"
+    );
+    for sample in &samples {
+        assert!(
+            sample.exception || !sample.data.is_empty(),
+            "a sample has data or is an exception"
+        );
+        match sample.finger_position() {
+            Some(p) => assert!(
+                sample.modality == Modality::Finger && (1..=10).contains(&p),
+                "finger positions are fingers' and 1..=10"
+            ),
+            None => {}
         }
     }
 }

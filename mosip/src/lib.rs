@@ -7,20 +7,30 @@
 //!   additional data whose first 12 are the nonce, then AES-256-GCM ciphertext and tag).
 //! - [`cbeff`]: the CBEFF XML inside (ISO/IEC 19785-3 BIRs), each biometric data block with its
 //!   type, subtype, format, purpose and quality.
+//! - [`request`]: MOSIP's ABIS messages, checked and answered; [`stomp`]: the STOMP frames they
+//!   travel in.
+//! - With the `adapter` feature (default): the queue adapter (`adapter`, the binary
+//!   `abis-mosip`) and what it runs on (`fetch`, `person`, `store`, `gallery`, `cluster`).
 //!
 //! Everything here reads bytes from outside: sizes are bounded and every failure is a typed
 //! [`MosipError`] naming what was wrong.
 
+#[cfg(feature = "adapter")]
 pub mod adapter;
 pub mod cbeff;
+#[cfg(feature = "adapter")]
 pub mod cluster;
 pub mod datashare;
+#[cfg(feature = "adapter")]
 pub mod fetch;
+#[cfg(feature = "adapter")]
 pub mod gallery;
 pub mod keys;
+#[cfg(feature = "adapter")]
 pub mod person;
 pub mod request;
 pub mod stomp;
+#[cfg(feature = "adapter")]
 pub mod store;
 
 /// Why a MOSIP payload could not be read.

@@ -217,8 +217,16 @@ impl<R: tokio::io::AsyncRead + Unpin> FrameReader<R> {
             }
             break;
         }
-        let command = String::from_utf8(trim_eol(&line).to_vec())
-            .map_err(|_| StompError::Protocol("a command that is not UTF-8".into()))?;
+        // STOMP commands are upper-case words; anything else (a stray carriage return, binary
+        // noise) is not a frame, and taking it for one would misread what follows.
+        let command = trim_eol(&line);
+        if !command.iter().all(u8::is_ascii_uppercase) {
+            return Err(StompError::Protocol(format!(
+                "{:?} is not a STOMP command",
+                String::from_utf8_lossy(command)
+            )));
+        }
+        let command = String::from_utf8(command.to_vec()).expect("ASCII");
         let mut headers = Vec::new();
         let mut header_bytes = 0;
         loop {
@@ -516,6 +524,9 @@ mod tests {
             b"MESSAGE\ncontent-length:3\n\nabcd",
             b"MESSAGE\nk:\\x\n\n\0",
             b"MESSAGE\n\nbody without nul",
+            // Found by fuzzing: a carriage return alone was read as a command.
+            b"\r\r\nr\x10delivered:true\n\nby\0",
+            b"MESSA GE\n\n\0",
         ] {
             let got = frames(bad, 1024).await;
             assert!(

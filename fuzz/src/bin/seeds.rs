@@ -39,6 +39,7 @@ fn main() {
     manifest_seeds(&mut seeds);
     wsq_seeds(&mut seeds);
     finger_image_seeds(&mut seeds);
+    mosip_seeds(&mut seeds);
     for (target, n) in &seeds.counts {
         println!("{target}: {n} seeds");
     }
@@ -515,4 +516,42 @@ fn finger_image_seeds(seeds: &mut Seeds) {
     for (i, record) in fingers.iter().take(2).enumerate() {
         seeds.put("finger_image", &format!("mosip-{i}.iso"), record);
     }
+}
+
+/// MOSIP's ABIS requests as its registration processor and the Tool Kit send them, STOMP frames
+/// as ActiveMQ delivers them, and small CBEFF documents.
+fn mosip_seeds(seeds: &mut Seeds) {
+    let time = "2026-12-07T10:00:00.000Z";
+    let requests = [
+        ("insert", format!(r#"{{"id":"mosip.abis.insert","version":"1.1","requestId":"r-1","requesttime":"{time}","referenceId":"ref-1","referenceURL":"http://127.0.0.1/v1/datashare/get/x"}}"#)),
+        ("identify", format!(r#"{{"id":"mosip.abis.identify","version":"1.1","requestId":"r-2","requesttime":"{time}","referenceId":"ref-1","referenceUrl":"","flags":{{"maxResults":"30","targetFPIR":"30"}},"gallery":{{"referenceIds":[{{"referenceId":"a"}},{{"referenceId":null}}]}}}}"#)),
+        ("identify-null-gallery", format!(r#"{{"id":"mosip.abis.identify","version":"1.1","requestId":"r-3","requesttime":"{time}","referenceId":"ref-1","referenceUrl":"","flags":{{"maxResults":5,"targetFPIR":40}},"gallery":null}}"#)),
+        ("delete", format!(r#"{{"id":"mosip.abis.delete","version":"1.1","requestId":"r-4","requesttime":"{time}","referenceId":"ref-1"}}"#)),
+        ("ping", format!(r#"{{"id":"mosip.abis.ping","version":"1.1","requestId":"r-5","requesttime":"{time}"}}"#)),
+        ("ctk-renamed", format!(r#"{{"id":"mosip.abis.insert","version":"1.1","requestIdXXX":"r-6","requesttime":"{time}","referenceId":"ref-1","referenceURL":"u"}}"#)),
+        ("bad-time", r#"{"id":"mosip.abis.pendingJobs","version":"1.1","requestId":"r-7","requesttime":"2026-02-30T25:00:00.000Z"}"#.to_owned()),
+    ];
+    for (name, json) in &requests {
+        seeds.put("mosip_request", name, json.as_bytes());
+    }
+    let frames: [(&str, &[u8]); 4] = [
+        ("text", b"MESSAGE\ndestination:/queue/mosip-to-abis\nack:ID\\cvm-1\\c2\nexpires:1796682175431\nmessage-id:ID\\cvm-1\\c1\npersistent:true\n\n{\"id\":\"mosip.abis.ping\"}\0\n"),
+        ("bytes", b"MESSAGE\ncontent-length:7\ndestination:/queue/mosip-to-abis\nredelivered:true\n\nby\0tes!\0"),
+        ("receipt-beat", b"\n\nRECEIPT\nreceipt-id:commit-tx-1\n\n\0\nCONNECTED\nversion:1.2\nheart-beat:10000,10000\n\n\0"),
+        ("error", b"ERROR\nmessage:Unknown destination\ncontent-type:text/plain\n\nno such queue\0"),
+    ];
+    for (name, bytes) in frames {
+        seeds.put("stomp_frames", name, bytes);
+    }
+    let bir = |kind: &str, subtype: &str, bdb: &str| {
+        format!("<BIR><BDBInfo><Format><Organization>Mosip</Organization><Type>7</Type></Format><Type>{kind}</Type><Subtype>{subtype}</Subtype><Purpose>Enroll</Purpose><Quality><Score>80</Score></Quality></BDBInfo><BDB>{bdb}</BDB></BIR>")
+    };
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><BIR xmlns="http://standards.iso.org/iso-iec/19785/-3/ed-2/"><BIRInfo><Integrity>false</Integrity></BIRInfo>{}{}{}</BIR>"#,
+        bir("Finger", "Left IndexFinger", "RklSADAyMAA"),
+        bir("Iris", "Right", "SUlSADAyMAA="),
+        "<BIR><BDBInfo><Type>Finger</Type><Subtype>Right Thumb</Subtype></BDBInfo><BDB></BDB><others><entry key=\"EXCEPTION\">true</entry></others></BIR>"
+    );
+    seeds.put("cbeff", "three-samples", document.as_bytes());
+    seeds.put("cbeff", "empty", b"<BIR><BIRInfo/></BIR>");
 }

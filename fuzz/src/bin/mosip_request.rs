@@ -1,0 +1,7 @@
+//! AFL++ target `mosip_request`: see [`abis_fuzz::mosip_request`] for what the input is and what is checked.
+//! Build with `cargo afl build --release`, run with `fuzz/run.sh`; outside AFL it reads one
+//! input from standard input (`target/release/mosip_request < crash-file` reproduces a crash).
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| abis_fuzz::mosip_request(data));
+}
