@@ -44,6 +44,8 @@ pub struct Adapter<G> {
     pub default_max_results: usize,
     /// `targetFPIR` when a request gives none.
     pub default_target_fpir: f64,
+    /// How long replies are kept for redelivered requests.
+    pub reply_retention: Duration,
     /// Requests received and not yet answered (Pending Jobs).
     pending: AtomicUsize,
     /// Where each request's time went.
@@ -136,6 +138,7 @@ impl<G: Gallery> Adapter<G> {
             extractor,
             default_max_results: 30,
             default_target_fpir: 30.0,
+            reply_retention: Duration::from_secs(24 * 3600),
             pending: AtomicUsize::new(0),
             timings: Timings::default(),
         }
@@ -488,11 +491,37 @@ pub async fn run<G: Gallery>(
     options: QueueOptions,
     ready: impl Fn() + Send,
 ) {
-    let mut backoff = Duration::from_millis(200);
+    // Replies older than the retention are dropped at start and every hour (the task ends with
+    // the runtime).
+    {
+        let adapter = adapter.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let before =
+                    crate::store::unix_now().saturating_sub(adapter.reply_retention.as_secs());
+                let store = adapter.store.clone();
+                match tokio::task::spawn_blocking(move || store.purge_replies(before)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!("{n} replies past their retention dropped"),
+                    Ok(Err(e)) => tracing::warn!("purging old replies: {e}"),
+                    Err(e) => tracing::warn!("purging old replies: {e}"),
+                }
+            }
+        });
+    }
+    let first = Duration::from_millis(200);
+    let mut backoff = first;
     loop {
+        let started = std::time::Instant::now();
         match session(&adapter, &options, &ready).await {
             Ok(()) => tracing::warn!("the broker closed the connection"),
             Err(e) => tracing::warn!("broker session ended: {e}"),
+        }
+        // A session that lasted was healthy: reconnect quickly; repeated failures back off.
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = first;
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -640,6 +669,7 @@ async fn handle<G: Gallery>(
             let stored = StoredReply {
                 message_type,
                 body: reply.to_json(),
+                answered_at: crate::store::unix_now(),
             };
             if let Some(rid) = &request_id {
                 if let Err(e) = adapter.store.answer(rid, &stored) {

@@ -76,6 +76,10 @@ struct Args {
     /// `targetFPIR` (`round(-10 log10 FPIR)`) for Identify requests that give none.
     #[arg(long, default_value_t = 30.0)]
     target_fpir: f64,
+    /// Hours a reply is kept, to answer a redelivered request the same (MOSIP's requests expire
+    /// after 45 minutes).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    reply_retention_hours: u64,
     /// Folder of the extraction models (default: the models folder `scripts/fetch-models.sh`
     /// fills).
     #[arg(long)]
@@ -159,6 +163,7 @@ async fn serve<G: Gallery>(adapter: Arc<Adapter<G>>, queues: QueueOptions) -> Ex
 fn with_defaults<G: Gallery>(mut adapter: Adapter<G>, args: &Args) -> Arc<Adapter<G>> {
     adapter.default_max_results = args.max_results;
     adapter.default_target_fpir = args.target_fpir;
+    adapter.reply_retention = Duration::from_secs(args.reply_retention_hours * 3600);
     Arc::new(adapter)
 }
 

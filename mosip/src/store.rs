@@ -36,6 +36,17 @@ pub struct StoredReply {
     pub message_type: MessageType,
     /// The JSON.
     pub body: String,
+    /// When it was answered, seconds since the Unix epoch (what [`Store::purge_replies`] goes
+    /// by).
+    #[serde(default)]
+    pub answered_at: u64,
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The adapter's store; a clone is another handle on the same database (the adapter and the
@@ -103,6 +114,31 @@ impl Store {
         self.db.write_opt(batch, &sync())
     }
 
+    /// Drops the replies answered before `before` (seconds since the epoch); how many. A
+    /// request is redelivered only while the adapter has not acknowledged it, and MOSIP's
+    /// requests expire after 45 minutes, so a reply a day old is never asked for again.
+    pub fn purge_replies(&self, before: u64) -> Result<usize, rocksdb::Error> {
+        let replies = self
+            .db
+            .cf_handle(REPLIES)
+            .expect("opened with every family");
+        let mut batch = WriteBatch::default();
+        let mut purged = 0;
+        for item in self.db.iterator_cf(replies, rocksdb::IteratorMode::Start) {
+            let (key, value) = item?;
+            let old = serde_json::from_slice::<StoredReply>(&value)
+                .map_or(true, |reply| reply.answered_at < before);
+            if old {
+                batch.delete_cf(replies, key);
+                purged += 1;
+            }
+        }
+        if purged > 0 {
+            self.db.write_opt(batch, &sync())?;
+        }
+        Ok(purged)
+    }
+
     /// The payload fetched for `request_id`, if it was fetched before.
     pub fn payload(&self, request_id: &str) -> Result<Option<Vec<u8>>, rocksdb::Error> {
         self.get(PAYLOADS, request_id)
@@ -143,5 +179,28 @@ impl Store {
     /// Forgets the templates of `reference_id` (it was deleted).
     pub fn drop_templates(&self, reference_id: &str) -> Result<(), rocksdb::Error> {
         self.delete(TEMPLATES, reference_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_replies_are_purged_and_recent_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let reply = |at| StoredReply {
+            message_type: MessageType::Text,
+            body: "{}".into(),
+            answered_at: at,
+        };
+        store.answer("old", &reply(1_000)).unwrap();
+        store.answer("new", &reply(5_000)).unwrap();
+        store.keep_payload("new", b"payload").unwrap();
+        assert_eq!(store.purge_replies(2_000).unwrap(), 1);
+        assert!(store.reply("old").unwrap().is_none());
+        assert_eq!(store.reply("new").unwrap(), Some(reply(5_000)));
+        assert_eq!(store.purge_replies(2_000).unwrap(), 0);
     }
 }
