@@ -133,6 +133,26 @@ impl Extractors {
         }
     }
 
+    /// LEADER, or why finger images are refused (for callers that want more than the template,
+    /// such as its quality).
+    pub fn leader(&self) -> Result<&Leader, ImageRefusal> {
+        self.finger
+            .as_ref()
+            .map_err(|why| ImageRefusal::Unavailable(why.clone()))
+    }
+
+    /// The iris pipeline (with its quality gate).
+    pub fn iris_extractor(&self) -> &IrisExtractor {
+        &self.iris
+    }
+
+    /// dlib's face models, or why face images are refused.
+    pub fn face_extractor(&self) -> Result<&FaceExtractor, ImageRefusal> {
+        self.face
+            .as_ref()
+            .map_err(|why| ImageRefusal::Unavailable(why.clone()))
+    }
+
     /// Times `extract` into the histogram under `modality`.
     fn timed<T>(
         &self,
@@ -174,10 +194,7 @@ fn refusal(user_fault: bool, reason: String) -> ImageRefusal {
 
 impl ImageExtractor for Extractors {
     fn finger(&self, image: &[u8], position: u8) -> Result<Vec<u8>, ImageRefusal> {
-        let leader = self
-            .finger
-            .as_ref()
-            .map_err(|why| ImageRefusal::Unavailable(why.clone()))?;
+        let leader = self.leader()?;
         self.timed("finger", || {
             leader
                 .extract_finger(image, position)
@@ -201,10 +218,7 @@ impl ImageExtractor for Extractors {
     }
 
     fn face(&self, image: &[u8]) -> Result<Vec<f32>, ImageRefusal> {
-        let face = self
-            .face
-            .as_ref()
-            .map_err(|why| ImageRefusal::Unavailable(why.clone()))?;
+        let face = self.face_extractor()?;
         self.timed("face", || {
             face.extract_bytes(image)
                 .map(|found| found.descriptor.to_vec())

@@ -44,6 +44,6 @@ pub use record::{
     MAX_REFERENCE_ID_BYTES,
 };
 pub use search::{
-    Candidate, IdentifyRequest, IdentifyResult, ModalityScore, SearchControl, StageTimes,
+    compare, Candidate, IdentifyRequest, IdentifyResult, ModalityScore, SearchControl, StageTimes,
     Threshold, VerifyResult,
 };

@@ -4,9 +4,9 @@
 use abis_datasets::population::Population;
 use abis_engine::storage::segment::segment_files;
 use abis_engine::{
-    gallery, Engine, EngineError, EngineOptions, FaceFirstPass, FaceTemplate, FingerTemplate,
-    IdentifyRequest, IrisTemplate, Minutia, MinutiaKind, Record, ReferenceId, SearchConfig,
-    Threshold,
+    compare, gallery, Calibration, Engine, EngineError, EngineOptions, FaceFirstPass, FaceTemplate,
+    FingerTemplate, GalleryConfig, IdentifyRequest, IrisTemplate, Minutia, MinutiaKind, Record,
+    ReferenceId, SearchConfig, Threshold,
 };
 
 fn id(s: &str) -> ReferenceId {
@@ -109,6 +109,57 @@ fn verify_accepts_mates_and_rejects_impostors() {
     ));
     assert!(matches!(
         engine.verify(&mate, &pop.reference_id(7), 0.0),
+        Err(EngineError::InvalidRequest(_))
+    ));
+}
+
+#[test]
+fn compare_without_a_gallery_scores_as_verify_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+    let pop = Population::new(12);
+    enrol(&engine, &pop, 10);
+    let shape = GalleryConfig::default();
+    let calibration = Calibration::for_gallery(&shape);
+    let search = SearchConfig::default();
+    let mate = pop.capture(7, 2, id("probe"));
+    for person in [7, 8] {
+        let verified = engine
+            .verify(&mate, &pop.reference_id(person), 1e-4)
+            .unwrap();
+        let compared = compare(
+            &shape,
+            &search,
+            &calibration,
+            &mate,
+            &pop.enrolment(person),
+            1e-4,
+        )
+        .unwrap();
+        assert_eq!(compared.is_match, person == 7, "{compared:?}");
+        assert_eq!(compared.is_match, verified.is_match);
+        assert_eq!(compared.threshold, verified.threshold);
+        assert_eq!(compared.scores.len(), verified.scores.len());
+        assert!(
+            (compared.fused_score - verified.fused_score).abs() < 1e-6,
+            "{compared:?} {verified:?}"
+        );
+    }
+    // A record with only the fingers against one with only the face: nothing shared.
+    let mut fingers = pop.enrolment(7);
+    fingers.irises.clear();
+    fingers.face = None;
+    let mut face = pop.enrolment(7);
+    face.fingers.clear();
+    face.irises.clear();
+    if !fingers.fingers.is_empty() && face.face.is_some() {
+        assert!(matches!(
+            compare(&shape, &search, &calibration, &fingers, &face, 1e-4),
+            Err(EngineError::InvalidRequest(_))
+        ));
+    }
+    assert!(matches!(
+        compare(&shape, &search, &calibration, &mate, &mate, 1.5),
         Err(EngineError::InvalidRequest(_))
     ));
 }

@@ -103,14 +103,28 @@ pub fn from_cbeff(
     shape: &GalleryConfig,
     extractor: &dyn ImageExtractor,
 ) -> Result<Person, PersonError> {
-    let id = ReferenceId::new(reference_id)
+    ReferenceId::new(reference_id)
         .map_err(|e| fail(FailureReason::InvalidStructure, e.to_string()))?;
     let samples = cbeff::samples(xml).map_err(|e| match e {
         MosipError::CbeffEmpty => fail(FailureReason::CbeffHasNoData, e.to_string()),
         MosipError::Base64(_) => fail(FailureReason::CbeffHasNoData, e.to_string()),
         other => fail(FailureReason::InvalidCbeff, other.to_string()),
     })?;
-    let items = items(&samples)?;
+    from_samples(&samples, reference_id, shape, extractor)
+}
+
+/// The record of CBEFF `samples` (read from XML by [`cbeff::samples`], or built by another
+/// front end, such as the Bio-SDK service's JSON) for `reference_id` in a gallery of `shape`,
+/// with the same checks and failure reasons as [`from_cbeff`].
+pub fn from_samples(
+    samples: &[Sample],
+    reference_id: &str,
+    shape: &GalleryConfig,
+    extractor: &dyn ImageExtractor,
+) -> Result<Person, PersonError> {
+    let id = ReferenceId::new(reference_id)
+        .map_err(|e| fail(FailureReason::InvalidStructure, e.to_string()))?;
+    let items = items(samples)?;
     if items.is_empty() {
         return Err(fail(
             FailureReason::CbeffHasNoData,

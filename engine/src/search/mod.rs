@@ -32,7 +32,7 @@ use abis_matchers::SimdLevel;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use verify::VerifyResult;
+pub use verify::{compare, VerifyResult};
 
 /// How the decision threshold is set.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -268,41 +268,52 @@ impl Engine {
 
 impl Inner {
     fn prepare(&self, probe: &Record, threshold: f64) -> Result<PreparedProbe> {
-        let mut record = probe.clone();
-        record.validate_and_normalise(&self.shape)?;
-        let mut iris = [None, None];
-        for m in [Modality::IrisLeft, Modality::IrisRight] {
-            if let Some(t) = m.eye().and_then(|e| record.iris(e)) {
-                let p = abis_matchers::iris::PreparedProbe::new(
-                    &self.shape.iris_layout,
-                    &t.code,
-                    &t.mask,
-                    &self.search.rotation,
-                )
-                .map_err(|e| EngineError::template(m.name(), e))?;
-                iris[m.index()] = Some(p);
-            }
-        }
-        let fingers = crate::gallery::prepared_fingers(&record);
-        let finger_set = crate::gallery::finger_set_of(&fingers);
-        // Every shared iris, the face and every finger is one comparison in the fusion.
-        let comparisons = record.irises.len() + usize::from(record.face.is_some()) + fingers.len();
-        if comparisons == 0 {
-            return Err(EngineError::InvalidRequest(format!(
-                "probe {} has no searchable template (fingers need at least {} minutiae)",
-                record.reference_id,
-                crate::gallery::MIN_SEARCH_MINUTIAE
-            )));
-        }
-        let floor = fusion::candidate_floor(threshold, comparisons);
-        Ok(PreparedProbe {
-            record,
-            iris,
-            fingers,
-            finger_set,
-            floor,
-        })
+        prepare_probe(&self.shape, &self.search, probe, threshold)
     }
+}
+
+/// A probe checked against `shape`, normalised and prepared for the kernels (iris rotations,
+/// finger templates and codes), with its candidate floor for `threshold`.
+fn prepare_probe(
+    shape: &crate::config::GalleryConfig,
+    search: &crate::config::SearchConfig,
+    probe: &Record,
+    threshold: f64,
+) -> Result<PreparedProbe> {
+    let mut record = probe.clone();
+    record.validate_and_normalise(shape)?;
+    let mut iris = [None, None];
+    for m in [Modality::IrisLeft, Modality::IrisRight] {
+        if let Some(t) = m.eye().and_then(|e| record.iris(e)) {
+            let p = abis_matchers::iris::PreparedProbe::new(
+                &shape.iris_layout,
+                &t.code,
+                &t.mask,
+                &search.rotation,
+            )
+            .map_err(|e| EngineError::template(m.name(), e))?;
+            iris[m.index()] = Some(p);
+        }
+    }
+    let fingers = crate::gallery::prepared_fingers(&record);
+    let finger_set = crate::gallery::finger_set_of(&fingers);
+    // Every shared iris, the face and every finger is one comparison in the fusion.
+    let comparisons = record.irises.len() + usize::from(record.face.is_some()) + fingers.len();
+    if comparisons == 0 {
+        return Err(EngineError::InvalidRequest(format!(
+            "probe {} has no searchable template (fingers need at least {} minutiae)",
+            record.reference_id,
+            crate::gallery::MIN_SEARCH_MINUTIAE
+        )));
+    }
+    let floor = fusion::candidate_floor(threshold, comparisons);
+    Ok(PreparedProbe {
+        record,
+        iris,
+        fingers,
+        finger_set,
+        floor,
+    })
 }
 
 /// The first-pass driver shared by every modality: runs `kernel(first_row, rows, out)` (with
