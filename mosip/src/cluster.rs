@@ -20,18 +20,14 @@ use crate::gallery::{Gallery, GalleryError, Inserted};
 use crate::store::Store;
 use abis_engine::crypto::Keyring;
 use abis_engine::{Candidate, GalleryConfig, Record, ReferenceId, VerifyResult};
-use abis_proto::v1::{self, abis_client::AbisClient};
+use abis_proto::v1;
+use abis_registration::backend::{coordinator_client, CoordinatorClient};
 pub use abis_registration::TlsSettings;
 use prost::Message;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Request, Status};
-
-/// Most bytes of one message either way.
-const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
 /// How to reach a coordinator and how long to wait.
 #[derive(Debug, Clone)]
@@ -70,8 +66,7 @@ impl ClusterConfig {
 
 /// An abis cluster behind its coordinator (see the module docs).
 pub struct Cluster {
-    client: AbisClient<Channel>,
-    token: Option<MetadataValue<Ascii>>,
+    client: CoordinatorClient,
     config: ClusterConfig,
     shape: GalleryConfig,
     store: Store,
@@ -113,36 +108,15 @@ impl Cluster {
         store: Store,
         keyring: Option<Arc<Keyring>>,
     ) -> Result<Self, GalleryError> {
-        let mut endpoint = Endpoint::from_shared(config.endpoint.clone())
-            .map_err(|e| failed("coordinator endpoint", e))?
-            .connect_timeout(config.connect_timeout);
-        if let Some(tls) = &config.tls {
-            let mut tls_config =
-                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
-            if let Some((cert, key)) = &tls.client_identity {
-                tls_config = tls_config.identity(Identity::from_pem(cert, key));
-            }
-            if let Some(domain) = &tls.domain {
-                tls_config = tls_config.domain_name(domain.clone());
-            }
-            endpoint = endpoint
-                .tls_config(tls_config)
-                .map_err(|e| failed("coordinator TLS", e))?;
-        }
-        let token = match config.token.as_deref().filter(|t| !t.is_empty()) {
-            None => None,
-            Some(t) => Some(
-                format!("Bearer {t}")
-                    .parse()
-                    .map_err(|_| failed("coordinator token", "not a valid header value"))?,
-            ),
-        };
-        let client = AbisClient::new(endpoint.connect_lazy())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let client = coordinator_client(
+            &config.endpoint,
+            config.tls.as_ref(),
+            config.token.as_deref(),
+            config.connect_timeout,
+        )
+        .map_err(|(what, why)| failed(&format!("coordinator {what}"), why))?;
         let mut cluster = Self {
             client,
-            token,
             config,
             shape: GalleryConfig::default(),
             store,
@@ -164,22 +138,17 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// `message` with the token and the call's deadline.
+    /// `message` with the call's deadline (the client adds the token).
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         request.set_timeout(self.config.request_timeout);
-        if let Some(token) = &self.token {
-            request
-                .metadata_mut()
-                .insert("authorization", token.clone());
-        }
         request
     }
 
     /// Runs `call` until it succeeds, fails for good, or has had its tries.
     async fn retried<T, F, Fut>(&self, mut call: F) -> Result<T, Status>
     where
-        F: FnMut(AbisClient<Channel>) -> Fut,
+        F: FnMut(CoordinatorClient) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
         let mut pause = self.config.backoff;
@@ -449,8 +418,8 @@ mod tests {
     /// A cluster that never calls its coordinator: the template store only.
     fn offline(store: Store, keyring: Option<Arc<Keyring>>) -> Cluster {
         Cluster {
-            client: AbisClient::new(Endpoint::from_static("http://127.0.0.1:9").connect_lazy()),
-            token: None,
+            client: coordinator_client("http://127.0.0.1:9", None, None, Duration::from_secs(1))
+                .unwrap(),
             config: ClusterConfig::new("http://127.0.0.1:9"),
             shape: GalleryConfig::default(),
             store,

@@ -94,7 +94,51 @@ impl tonic::service::Interceptor for BearerToken {
     }
 }
 
-type Client = AbisClient<InterceptedService<Channel, BearerToken>>;
+/// A client of a coordinator's public API, its bearer token on every call.
+pub type CoordinatorClient = AbisClient<InterceptedService<Channel, BearerToken>>;
+
+/// A client of the coordinator at `endpoint` (`http://` or `https://host:port`), with `tls`
+/// and the bearer `token` (none when `None` or empty), connecting lazily within
+/// `connect_timeout`; messages up to 64 MiB either way. Must be called inside a tokio runtime.
+/// Errors name what is malformed (`endpoint`, `TLS`, `token`) and why.
+pub fn coordinator_client(
+    endpoint: &str,
+    tls: Option<&TlsSettings>,
+    token: Option<&str>,
+    connect_timeout: Duration,
+) -> Result<CoordinatorClient, (&'static str, String)> {
+    let mut channel = Endpoint::from_shared(endpoint.to_owned())
+        .map_err(|e| ("endpoint", e.to_string()))?
+        .connect_timeout(connect_timeout);
+    if let Some(tls) = tls {
+        let mut tls_config =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+        if let Some((cert, key)) = &tls.client_identity {
+            tls_config = tls_config.identity(Identity::from_pem(cert, key));
+        }
+        if let Some(domain) = &tls.domain {
+            tls_config = tls_config.domain_name(domain.clone());
+        }
+        channel = channel
+            .tls_config(tls_config)
+            .map_err(|e| ("TLS", e.to_string()))?;
+    }
+    let token = match token.filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => Some(
+            format!("Bearer {t}")
+                .parse()
+                .map_err(|_| ("token", "not a valid header value".to_owned()))?,
+        ),
+    };
+    Ok(
+        AbisClient::with_interceptor(channel.connect_lazy(), BearerToken(token))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
+}
+
+type Client = CoordinatorClient;
 
 /// De-dup jobs on a coordinator (see the module docs).
 #[derive(Clone)]
@@ -112,33 +156,13 @@ impl GrpcBackend {
             reference_id: None,
             message: format!("{what}: {e}"),
         };
-        let mut endpoint = Endpoint::from_shared(config.endpoint.clone())
-            .map_err(|e| bad("endpoint", e.to_string()))?
-            .connect_timeout(config.connect_timeout);
-        if let Some(tls) = &config.tls {
-            let mut tls_config =
-                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
-            if let Some((cert, key)) = &tls.client_identity {
-                tls_config = tls_config.identity(Identity::from_pem(cert, key));
-            }
-            if let Some(domain) = &tls.domain {
-                tls_config = tls_config.domain_name(domain.clone());
-            }
-            endpoint = endpoint
-                .tls_config(tls_config)
-                .map_err(|e| bad("TLS", e.to_string()))?;
-        }
-        let token = match config.token.as_deref().filter(|t| !t.is_empty()) {
-            None => None,
-            Some(t) => Some(
-                format!("Bearer {t}")
-                    .parse()
-                    .map_err(|_| bad("token", "not a valid header value".into()))?,
-            ),
-        };
-        let client = AbisClient::with_interceptor(endpoint.connect_lazy(), BearerToken(token))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let client = coordinator_client(
+            &config.endpoint,
+            config.tls.as_ref(),
+            config.token.as_deref(),
+            config.connect_timeout,
+        )
+        .map_err(|(what, why)| bad(what, why))?;
         Ok(Self { client, config })
     }
 

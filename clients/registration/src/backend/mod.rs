@@ -17,7 +17,9 @@ mod embedded;
 mod grpc;
 
 pub use embedded::EmbeddedBackend;
-pub use grpc::{BearerToken, GrpcBackend, GrpcConfig, TlsSettings};
+pub use grpc::{
+    coordinator_client, BearerToken, CoordinatorClient, GrpcBackend, GrpcConfig, TlsSettings,
+};
 
 use abis_proto::v1;
 use std::future::Future;
