@@ -16,7 +16,7 @@
 //! A modality whose model is missing is refused with the loader's message, which names
 //! `scripts/fetch-models.sh`.
 
-use abis_coordinator::images::Extractors;
+use abis_coordinator::images::{iris_eye, Extractors};
 use abis_engine::Eye;
 use abis_extract::Leader;
 use abis_extract_face::FaceExtractor;
@@ -170,13 +170,6 @@ pub fn face_score(s: f64) -> f64 {
         0.0
     } else {
         (100.0 * (s - t) / (s + t)).clamp(0.0, 100.0)
-    }
-}
-
-fn iris_eye(eye: Eye) -> abis_imaging::iris_record::Eye {
-    match eye {
-        Eye::Left => abis_imaging::iris_record::Eye::Left,
-        Eye::Right => abis_imaging::iris_record::Eye::Right,
     }
 }
 

@@ -160,15 +160,9 @@ pub fn reply(version: &str, response: Value, errors: &[EnvelopeError]) -> Value 
     })
 }
 
-/// The time now as MOSIP writes it: `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` in UTC.
-pub fn now() -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_default()
-}
+/// The time now as MOSIP writes it: `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` in UTC (MOSIP's one
+/// format, shared with the ABIS messages).
+pub use abis_mosip::request::now;
 
 /// A request envelope read: its version and its body's JSON.
 #[derive(Debug, Clone, PartialEq)]

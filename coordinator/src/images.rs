@@ -177,7 +177,7 @@ impl Extractors {
 }
 
 /// The iris record's eye of the engine's.
-fn iris_eye(eye: Eye) -> abis_imaging::iris_record::Eye {
+pub fn iris_eye(eye: Eye) -> abis_imaging::iris_record::Eye {
     match eye {
         Eye::Left => abis_imaging::iris_record::Eye::Left,
         Eye::Right => abis_imaging::iris_record::Eye::Right,

@@ -144,18 +144,8 @@ impl<G: Gallery> Adapter<G> {
         }
     }
 
-    /// The reply to one request (`body` as received; `oversized` when it was over the limit
-    /// and dropped).
-    pub async fn answer(&self, body: &[u8], oversized: Option<usize>) -> Reply {
-        let parsed = match oversized {
-            Some(size) => Err(request::Refusal {
-                id: String::new(),
-                request_id: String::new(),
-                reason: FailureReason::InvalidStructure,
-                detail: format!("a request of {size} bytes, over {}", request::MAX_REQUEST),
-            }),
-            None => request::parse(body),
-        };
+    /// The reply to one request, as [`read`] read it.
+    pub async fn answer(&self, parsed: Result<Request, request::Refusal>) -> Reply {
         let request = match parsed {
             Ok(request) => request,
             Err(refusal) => {
@@ -168,7 +158,7 @@ impl<G: Gallery> Adapter<G> {
                 return refusal.reply();
             }
         };
-        let id = operation_id(request.operation);
+        let id = request.operation.id();
         let started = Instant::now();
         let outcome = self.run(&request).await;
         match outcome {
@@ -195,7 +185,7 @@ impl<G: Gallery> Adapter<G> {
     }
 
     async fn run(&self, request: &Request) -> Result<Reply, Failure> {
-        let id = operation_id(request.operation);
+        let id = request.operation.id();
         let rid = request.request_id.as_str();
         match &request.body {
             Body::Ping => {
@@ -247,7 +237,7 @@ impl<G: Gallery> Adapter<G> {
         reference_id: &str,
         url: &str,
     ) -> Result<Reply, Failure> {
-        let id = operation_id(Operation::Insert);
+        let id = Operation::Insert.id();
         let reference = reference(reference_id)?;
         match self.store.claim(reference_id).map_err(internal)? {
             Some(claim) if claim != request_id => {
@@ -346,7 +336,7 @@ impl<G: Gallery> Adapter<G> {
         flags: &Flags,
         gallery: Option<&[String]>,
     ) -> Result<Reply, Failure> {
-        let id = operation_id(Operation::Identify);
+        let id = Operation::Identify.id();
         let max_results = flags.max_results.unwrap_or(self.default_max_results);
         let fpir = Flags::fpir(flags.target_fpir.unwrap_or(self.default_target_fpir));
         let stored = match reference_id {
@@ -428,6 +418,20 @@ impl<G: Gallery> Adapter<G> {
     }
 }
 
+/// A request as received (`body`; `oversized` when it was over the limit and dropped), read
+/// and checked.
+pub fn read(body: &[u8], oversized: Option<usize>) -> Result<Request, request::Refusal> {
+    match oversized {
+        Some(size) => Err(request::Refusal {
+            id: String::new(),
+            request_id: String::new(),
+            reason: FailureReason::InvalidStructure,
+            detail: format!("a request of {size} bytes, over {}", request::MAX_REQUEST),
+        }),
+        None => request::parse(body),
+    }
+}
+
 fn candidate_reply(candidate: &Candidate) -> CandidateReply {
     let mut modalities = Vec::new();
     for (kind, of) in [
@@ -457,18 +461,6 @@ fn candidate_reply(candidate: &Candidate) -> CandidateReply {
 
 fn reference(id: &str) -> Result<ReferenceId, Failure> {
     ReferenceId::new(id).map_err(|e| failure(FailureReason::InvalidStructure, e.to_string()))
-}
-
-/// The `id` of an operation's replies.
-fn operation_id(operation: Operation) -> &'static str {
-    match operation {
-        Operation::Insert => "mosip.abis.insert",
-        Operation::Identify => "mosip.abis.identify",
-        Operation::Delete => "mosip.abis.delete",
-        Operation::Ping => "mosip.abis.ping",
-        Operation::PendingJobs => "mosip.abis.pendingJobs",
-        Operation::ReferenceCount => "mosip.abis.referenceCount",
-    }
 }
 
 /// The broker side.
@@ -648,10 +640,8 @@ async fn handle<G: Gallery>(
         Some(_) => MessageType::Bytes,
         None => MessageType::Text,
     };
-    let request_id = request::parse(&message.body)
-        .ok()
-        .map(|r| r.request_id)
-        .filter(|_| message.oversized.is_none());
+    let parsed = read(&message.body, message.oversized);
+    let request_id = parsed.as_ref().ok().map(|r| r.request_id.clone());
     let stored = match &request_id {
         Some(rid) => adapter.store.reply(rid).unwrap_or_else(|e| {
             tracing::error!("reading the reply store: {e}");
@@ -665,7 +655,7 @@ async fn handle<G: Gallery>(
             stored
         }
         None => {
-            let reply = adapter.answer(&message.body, message.oversized).await;
+            let reply = adapter.answer(parsed).await;
             let stored = StoredReply {
                 message_type,
                 body: reply.to_json(),

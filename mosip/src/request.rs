@@ -101,15 +101,29 @@ pub enum Operation {
 impl Operation {
     /// The operation named `id`.
     pub fn from_id(id: &str) -> Option<Self> {
-        Some(match id {
-            "mosip.abis.insert" => Self::Insert,
-            "mosip.abis.identify" => Self::Identify,
-            "mosip.abis.delete" => Self::Delete,
-            "mosip.abis.ping" => Self::Ping,
-            "mosip.abis.pendingJobs" => Self::PendingJobs,
-            "mosip.abis.referenceCount" => Self::ReferenceCount,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|op| op.id() == id)
+    }
+
+    /// Every operation.
+    pub const ALL: [Self; 6] = [
+        Self::Insert,
+        Self::Identify,
+        Self::Delete,
+        Self::Ping,
+        Self::PendingJobs,
+        Self::ReferenceCount,
+    ];
+
+    /// Its `id`, as requests name it and replies echo it.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Insert => "mosip.abis.insert",
+            Self::Identify => "mosip.abis.identify",
+            Self::Delete => "mosip.abis.delete",
+            Self::Ping => "mosip.abis.ping",
+            Self::PendingJobs => "mosip.abis.pendingJobs",
+            Self::ReferenceCount => "mosip.abis.referenceCount",
+        }
     }
 
     /// The keys a request of this operation may carry.
